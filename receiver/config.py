@@ -1,0 +1,207 @@
+"""Receiver configuration: defaults, a YAML file, ``RECEIVER_<SECTION>__<KEY>`` environment variables,
+then command-line flags, in that order. ``validate()`` reports every problem at once, naming the key."""
+
+import dataclasses
+import os
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ENV_PREFIX = "RECEIVER_"
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # CPEs are configured with a full URL; each path accepts POST and PUT.
+    bulkdata_paths: tuple[str, ...] = ("/bulkdata", "/")
+    # Seconds a CPE is told to wait (Retry-After) when we are over capacity.
+    retry_after_s: int = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class LimitsConfig:
+    max_body_bytes: int = 8 * MiB
+    max_decompressed_bytes: int = 64 * MiB
+    max_compression_ratio: int = 200
+    max_parameters: int = 50_000
+    max_name_length: int = 512
+
+
+@dataclass(frozen=True, kw_only=True)
+class MappingConfig:
+    rules_file: str | None = None
+    # Use the authenticated user name as device.id when the URL carries no identity.
+    identity_from_auth: bool = False
+    csv_separator: str = ","
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchConfig:
+    max_points: int = 8192
+    max_age_s: float = 0.1
+    # Points accepted but not yet acknowledged by the collector; beyond it ingress answers 503.
+    max_pending_points: int = 1_000_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportConfig:
+    endpoint: str = "127.0.0.1:4317"
+    insecure: bool = True
+    max_in_flight: int = 4
+    timeout_s: float = 10.0
+    retry_initial_s: float = 0.1
+    retry_max_s: float = 5.0
+    # Give up on a batch (the reports in it get 503, and the CPE resends) after this long.
+    retry_deadline_s: float = 30.0
+    max_request_bytes: int = 3 * MiB + MiB // 2
+    compression: str = "none"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReceiverConfig:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    mapping: MappingConfig = field(default_factory=MappingConfig)
+    batch: BatchConfig = field(default_factory=BatchConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+
+    def validate(self) -> list[str]:
+        problems: list[str] = []
+
+        def positive(key: str, value: float) -> None:
+            if value <= 0:
+                problems.append(f"{key} must be > 0, got {value!r}")
+
+        if not 0 < self.server.port < 65536:
+            problems.append(f"server.port must be 1..65535, got {self.server.port!r}")
+        for path in self.server.bulkdata_paths:
+            if not path.startswith("/"):
+                problems.append(f"server.bulkdata_paths entries must start with '/', got {path!r}")
+        for key in ("max_body_bytes", "max_decompressed_bytes", "max_compression_ratio",
+                    "max_parameters", "max_name_length"):
+            positive(f"limits.{key}", getattr(self.limits, key))
+        positive("batch.max_points", self.batch.max_points)
+        positive("batch.max_age_s", self.batch.max_age_s)
+        if self.batch.max_pending_points < self.batch.max_points:
+            problems.append("batch.max_pending_points must be >= batch.max_points")
+        for key in ("max_in_flight", "timeout_s", "retry_initial_s", "retry_max_s",
+                    "retry_deadline_s", "max_request_bytes"):
+            positive(f"export.{key}", getattr(self.export, key))
+        host, _, port = self.export.endpoint.rpartition(":")
+        if not host or not port.isdigit():
+            problems.append(f"export.endpoint must be HOST:PORT, got {self.export.endpoint!r}")
+        if self.export.compression not in ("none", "gzip"):
+            problems.append(f"export.compression must be 'none' or 'gzip', got {self.export.compression!r}")
+        if len(self.mapping.csv_separator) != 1:
+            problems.append(f"mapping.csv_separator must be one character, got {self.mapping.csv_separator!r}")
+        if self.mapping.rules_file is not None and not Path(self.mapping.rules_file).is_file():
+            problems.append(f"mapping.rules_file: no such file {self.mapping.rules_file!r}")
+        return problems
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+def load_config(
+    path: str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> ReceiverConfig:
+    """Merge the layers into a ReceiverConfig; raise ConfigError listing every problem."""
+    problems: list[str] = []
+    layered: dict[str, dict[str, Any]] = {}
+    if path is not None:
+        try:
+            document = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError([f"config file {path!r}: {exc}"]) from exc
+        if not isinstance(document, dict):
+            raise ConfigError([f"config file {path!r}: top level must be a mapping"])
+        for section, values in document.items():
+            if not isinstance(values, dict):
+                problems.append(f"{section}: must be a mapping")
+                continue
+            layered.setdefault(str(section), {}).update(values)
+    for name, value in (os.environ if environ is None else environ).items():
+        if name.startswith(ENV_PREFIX) and "__" in name:
+            section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+            layered.setdefault(section, {})[key] = value
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            section, _, key = dotted.partition(".")
+            layered.setdefault(section, {})[key] = value
+    sections: dict[str, Any] = {}
+    section_types = {f.name: f.default_factory for f in dataclasses.fields(ReceiverConfig)}  # type: ignore[misc]
+    for section, values in layered.items():
+        factory = section_types.get(section)
+        if factory is None:
+            problems.append(f"unknown section {section!r} (known: {', '.join(section_types)})")
+            continue
+        sections[section] = _build(section, factory, values, problems)
+    config = ReceiverConfig(**{k: v for k, v in sections.items() if v is not None})
+    problems.extend(config.validate())
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def _build(section: str, cls: Any, values: dict[str, Any], problems: list[str]) -> Any:
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for key, raw in values.items():
+        if key not in hints:
+            problems.append(f"unknown key {section}.{key} (known: {', '.join(hints)})")
+            continue
+        try:
+            kwargs[key] = _coerce(hints[key], raw)
+        except (TypeError, ValueError) as exc:
+            problems.append(f"{section}.{key}: {exc}")
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, raw: Any) -> Any:
+    """Turn YAML/env/CLI values into the field's type; env values arrive as strings."""
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if raw is None or (isinstance(raw, str) and raw.lower() in ("", "none", "null")):
+            return None
+        return _coerce(args[0], raw)
+    if origin is tuple:
+        items = raw.split(",") if isinstance(raw, str) else list(raw)
+        return tuple(str(item).strip() for item in items if str(item).strip())
+    if hint is bool:
+        if isinstance(raw, bool):
+            return raw
+        if str(raw).lower() in ("1", "true", "yes", "on"):
+            return True
+        if str(raw).lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"expected a boolean, got {raw!r}")
+    if hint is int:
+        if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+            raise ValueError(f"expected an integer, got {raw!r}")
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected an integer, got {raw!r}") from None
+    if hint is float:
+        try:
+            return float(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected a number, got {raw!r}") from None
+    if hint is str:
+        return str(raw)
+    raise TypeError(f"unsupported config type {hint!r}")  # pragma: no cover - a programming error

@@ -1,0 +1,104 @@
+"""The records that flow between stages: what mapping produces and batch/export consume.
+
+Metric points travel as parallel columns that reference an interned ``MetricSeries`` by id, so a
+datapoint costs a few list appends, not an object."""
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+AttrValue = str | int | float | bool
+Attributes = tuple[tuple[str, AttrValue], ...]
+"""Sorted key/value pairs: hashable, so equal attribute sets intern to one resource or series."""
+
+MetricKind = Literal["gauge", "sum"]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSeries:
+    """Everything about a metric stream but its points: one OTLP Metric + point attribute set."""
+
+    name: str
+    unit: str
+    kind: MetricKind
+    monotonic: bool
+    attributes: Attributes
+    description: str = ""
+
+
+class SeriesRegistry:
+    """Interns MetricSeries to small ints. Ids stay valid for the life of the process (batches in
+    flight refer to them); growth is bounded by ``max_series``."""
+
+    __slots__ = ("_by_series", "_series", "max_series")
+
+    def __init__(self, max_series: int = 2_000_000) -> None:
+        self._by_series: dict[MetricSeries, int] = {}
+        self._series: list[MetricSeries] = []
+        self.max_series = max_series
+
+    def intern(self, series: MetricSeries) -> int | None:
+        """The id of ``series``; None when the registry is full (the caller counts the drop)."""
+        found = self._by_series.get(series)
+        if found is not None:
+            return found
+        if len(self._series) >= self.max_series:
+            return None
+        self._series.append(series)
+        self._by_series[series] = len(self._series) - 1
+        return len(self._series) - 1
+
+    def __getitem__(self, series_id: int) -> MetricSeries:
+        return self._series[series_id]
+
+    def __len__(self) -> int:
+        return len(self._series)
+
+
+@dataclass(slots=True)
+class MetricColumns:
+    """Points of one resource. Integer points carry ``is_int`` and their exact value in ``ints``
+    (OTLP as_int); the others their value in ``doubles``."""
+
+    series: list[int] = field(default_factory=list)
+    times_ns: list[int] = field(default_factory=list)
+    doubles: list[float] = field(default_factory=list)
+    ints: list[int] = field(default_factory=list)
+    is_int: list[bool] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.series)
+
+    def append(self, series_id: int, time_ns: int, value: int | float) -> None:
+        self.series.append(series_id)
+        self.times_ns.append(time_ns)
+        if isinstance(value, int) and -(2**63) <= value < 2**63:
+            self.doubles.append(0.0)
+            self.ints.append(value)
+            self.is_int.append(True)
+        else:
+            self.doubles.append(float(value))
+            self.ints.append(0)
+            self.is_int.append(False)
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    time_ns: int
+    observed_ns: int
+    body: str
+    attributes: dict[str, AttrValue]
+    severity_number: int = 9  # INFO
+    severity_text: str = "INFO"
+
+
+@dataclass(slots=True)
+class MappedReport:
+    """One accepted report (or upload), ready for batching; all of it shares one resource."""
+
+    resource: Attributes
+    metrics: MetricColumns = field(default_factory=MetricColumns)
+    logs: list[LogEntry] = field(default_factory=list)
+
+    @property
+    def point_count(self) -> int:
+        return len(self.metrics) + len(self.logs)
