@@ -1,0 +1,57 @@
+"""Command line: ``python -m receiver serve --host H --port P --otlp-endpoint HOST:PORT``."""
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from .config import ConfigError, ReceiverConfig, load_config
+from .mapping import RulesError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m receiver", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP receiver")
+    serve.add_argument("--config", help="YAML config file (sections server, limits, mapping, batch, export)")
+    serve.add_argument("--host", help="listen address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default 8080)")
+    serve.add_argument("--otlp-endpoint", help="collector OTLP/gRPC HOST:PORT (default 127.0.0.1:4317)")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(
+            args.config,
+            overrides={"server.host": args.host, "server.port": args.port, "export.endpoint": args.otlp_endpoint},
+        )
+    except ConfigError as exc:
+        print(f"python -m receiver: {exc}", file=sys.stderr)
+        return 2
+    return _serve(config, args.log_level)
+
+
+def _serve(config: ReceiverConfig, log_level: str) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    try:
+        app = create_app(config)
+    except (RulesError, OSError) as exc:
+        print(f"python -m receiver: invalid configuration:\n  {exc}", file=sys.stderr)
+        return 2
+    uvicorn.run(
+        app,
+        host=config.server.host,
+        port=config.server.port,
+        log_level=log_level,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=15,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

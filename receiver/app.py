@@ -1,0 +1,103 @@
+"""The Starlette application: wires ingress -> decode -> mapping -> batch -> export.
+
+The lifespan starts the far end first (export, then batch) and stops in reverse, so queued
+reports drain to the collector before the process exits."""
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import grpc
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from .batch import Batcher, SealedBatch
+from .config import ReceiverConfig
+from .export import OtlpGrpcExporter
+from .ingress import BulkDataEndpoint
+from .mapping import BulkDataMapper, load_rules, load_tr181_table
+from .signals import SeriesRegistry
+from .telemetry import ReceiverMetrics
+
+log = logging.getLogger(__name__)
+
+
+class Pipeline:
+    """The stages of one receiver process, built from config; owned by the app's lifespan."""
+
+    def __init__(self, config: ReceiverConfig) -> None:
+        self.config = config
+        self.metrics = ReceiverMetrics()
+        self.registry = SeriesRegistry()
+        self.exporter = OtlpGrpcExporter(config.export, self.registry)
+        self.batcher = Batcher(config.batch, self._submit)
+        self.mapper = BulkDataMapper(
+            load_tr181_table(),
+            self.registry,
+            load_rules(config.mapping.rules_file),
+            max_name_length=config.limits.max_name_length,
+        )
+        self.bulkdata = BulkDataEndpoint(config, self.mapper, self.batcher, self.metrics)
+        self.healthy = True
+        self.exporter.on_worker_died = self._worker_died
+
+    def _submit(self, batch: SealedBatch) -> None:
+        self.metrics.pending.set(self.batcher.pending_points)
+        self.exporter.submit(batch)
+
+    def _worker_died(self, exc: BaseException) -> None:
+        self.healthy = False
+        log.error("export worker died: %r", exc)
+
+    async def start(self) -> None:
+        await self.exporter.start()
+
+    async def stop(self) -> None:
+        await self.batcher.stop()
+        await self.exporter.stop()
+
+
+def create_app(config: ReceiverConfig) -> Starlette:
+    pipeline = Pipeline(config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await pipeline.start()
+        try:
+            yield
+        finally:
+            await pipeline.stop()
+
+    async def report(request: Request) -> Response:
+        if not pipeline.bulkdata.accepts(request):
+            return PlainTextResponse("no report endpoint at this path\n", status_code=404)
+        return await pipeline.bulkdata(request)
+
+    async def healthz(request: Request) -> Response:
+        if pipeline.healthy:
+            return PlainTextResponse("ok\n")
+        return PlainTextResponse("export worker died\n", status_code=503)
+
+    async def readyz(request: Request) -> Response:
+        channel = pipeline.exporter._channel
+        state = channel.get_state(try_to_connect=True) if channel is not None else None
+        if pipeline.healthy and state in (grpc.ChannelConnectivity.READY, grpc.ChannelConnectivity.IDLE):
+            return PlainTextResponse("ready\n")
+        return PlainTextResponse(f"collector not reachable ({state})\n", status_code=503)
+
+    async def metrics(request: Request) -> Response:
+        pipeline.metrics.pending.set(pipeline.batcher.pending_points)
+        return Response(generate_latest(pipeline.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/{path:path}", report, methods=["POST", "PUT"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.pipeline = pipeline
+    return app

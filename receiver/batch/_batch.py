@@ -1,0 +1,98 @@
+"""A sealed batch: the column-wise (pyarrow) form of many reports, plus the future their senders wait on."""
+
+import asyncio
+from dataclasses import dataclass
+
+import orjson
+import pyarrow as pa
+
+from ..signals import Attributes, LogEntry, MetricColumns
+
+METRIC_SCHEMA = pa.schema(
+    [
+        ("resource", pa.int32()),
+        ("series", pa.int32()),
+        ("time_ns", pa.int64()),
+        ("double", pa.float64()),
+        ("int", pa.int64()),
+        ("is_int", pa.bool_()),
+    ]
+)
+LOG_SCHEMA = pa.schema(
+    [
+        ("resource", pa.int32()),
+        ("time_ns", pa.int64()),
+        ("observed_ns", pa.int64()),
+        ("severity_number", pa.int32()),
+        ("severity_text", pa.string()),
+        ("body", pa.string()),
+        ("attributes_json", pa.binary()),
+    ]
+)
+
+
+@dataclass(slots=True)
+class SealedBatch:
+    seq: int
+    resources: list[Attributes]
+    metrics: pa.Table
+    logs: pa.Table
+    done: "asyncio.Future[None]"
+
+    @property
+    def point_count(self) -> int:
+        return self.metrics.num_rows + self.logs.num_rows
+
+
+class BatchBuilder:
+    """Accumulates reports as Python lists (append is the cheapest per-point operation) and turns
+    them into Arrow columns once, when sealed."""
+
+    __slots__ = ("_logs", "_metrics", "_resource_ids", "_resource_rows", "created", "points")
+
+    def __init__(self, created: float) -> None:
+        self.created = created
+        self.points = 0
+        self._resource_ids: dict[Attributes, int] = {}
+        self._resource_rows: list[int] = []
+        self._metrics = MetricColumns()
+        self._logs: list[tuple[int, LogEntry]] = []
+
+    def add(self, resource: Attributes, metrics: MetricColumns, logs: list[LogEntry]) -> None:
+        rid = self._resource_ids.setdefault(resource, len(self._resource_ids))
+        own = self._metrics
+        own.series += metrics.series
+        own.times_ns += metrics.times_ns
+        own.doubles += metrics.doubles
+        own.ints += metrics.ints
+        own.is_int += metrics.is_int
+        self._resource_rows += [rid] * len(metrics)
+        self._logs += [(rid, entry) for entry in logs]
+        self.points += len(metrics) + len(logs)
+
+    def seal(self, seq: int, done: "asyncio.Future[None]") -> SealedBatch:
+        m = self._metrics
+        metrics = pa.Table.from_arrays(
+            [
+                pa.array(self._resource_rows, pa.int32()),
+                pa.array(m.series, pa.int32()),
+                pa.array(m.times_ns, pa.int64()),
+                pa.array(m.doubles, pa.float64()),
+                pa.array(m.ints, pa.int64()),
+                pa.array(m.is_int, pa.bool_()),
+            ],
+            schema=METRIC_SCHEMA,
+        )
+        logs = pa.Table.from_arrays(
+            [
+                pa.array([rid for rid, _ in self._logs], pa.int32()),
+                pa.array([e.time_ns for _, e in self._logs], pa.int64()),
+                pa.array([e.observed_ns for _, e in self._logs], pa.int64()),
+                pa.array([e.severity_number for _, e in self._logs], pa.int32()),
+                pa.array([e.severity_text for _, e in self._logs], pa.string()),
+                pa.array([e.body for _, e in self._logs], pa.string()),
+                pa.array([orjson.dumps(e.attributes) for _, e in self._logs], pa.binary()),
+            ],
+            schema=LOG_SCHEMA,
+        )
+        return SealedBatch(seq=seq, resources=list(self._resource_ids), metrics=metrics, logs=logs, done=done)

@@ -1,0 +1,6 @@
+"""export: encode OTLP and deliver it to the collector over gRPC."""
+
+from ._grpc import ExportError, ExportStats, OtlpGrpcExporter
+from ._otlp_encode import encode_logs, encode_metrics
+
+__all__ = ["ExportError", "ExportStats", "OtlpGrpcExporter", "encode_logs", "encode_metrics"]

@@ -1,0 +1,172 @@
+"""OTLP/gRPC export of sealed batches, several requests in flight, retries with jittered backoff.
+
+Errors are classified once, here, where data leaves: retryable gRPC codes are retried until the
+batch's deadline; anything else fails the batch, and its senders get a 503 so they resend."""
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import grpc
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
+
+from ..batch import SealedBatch
+from ..config import ExportConfig
+from ..signals import SeriesRegistry
+from ._otlp_encode import encode_logs, encode_metrics
+
+log = logging.getLogger(__name__)
+
+METRICS_METHOD = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
+LOGS_METHOD = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
+RETRYABLE_CODES = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.OUT_OF_RANGE,
+        grpc.StatusCode.DATA_LOSS,
+    }
+)
+_JITTER = 0.2
+
+
+class ExportError(Exception):
+    def __init__(self, reason: str, *, retryable: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+
+
+@dataclass(slots=True)
+class ExportStats:
+    requests: int = 0
+    retries: int = 0
+    failed_batches: int = 0
+    exported_points: int = 0
+    rejected_points: int = 0  # partial success: the collector refused them (counted, not retried)
+    last_latency_s: float = 0.0
+
+
+class OtlpGrpcExporter:
+    def __init__(self, config: ExportConfig, registry: SeriesRegistry) -> None:
+        self._config = config
+        self._registry = registry
+        self._queue: asyncio.Queue[SealedBatch | None] = asyncio.Queue()
+        self._workers: list[asyncio.Task[None]] = []
+        self._channel: grpc.aio.Channel | None = None
+        self._stopping = asyncio.Event()
+        self.stats = ExportStats()
+        self.on_worker_died: Callable[[BaseException], None] | None = None
+
+    @property
+    def queued_batches(self) -> int:
+        return self._queue.qsize()
+
+    async def start(self) -> None:
+        if self._channel is not None:
+            return
+        options = [
+            ("grpc.max_send_message_length", self._config.max_request_bytes + 1024 * 1024),
+            ("grpc.keepalive_time_ms", 30_000),
+        ]
+        compression = grpc.Compression.Gzip if self._config.compression == "gzip" else grpc.Compression.NoCompression
+        self._channel = grpc.aio.insecure_channel(self._config.endpoint, options=options, compression=compression)
+        self._send_metrics = self._channel.unary_unary(
+            METRICS_METHOD, request_serializer=None, response_deserializer=ExportMetricsServiceResponse.FromString
+        )
+        self._send_logs = self._channel.unary_unary(
+            LOGS_METHOD, request_serializer=None, response_deserializer=ExportLogsServiceResponse.FromString
+        )
+        for index in range(self._config.max_in_flight):
+            task = asyncio.create_task(self._work(), name=f"otlp-export-{index}")
+            task.add_done_callback(self._watch)
+            self._workers.append(task)
+
+    def submit(self, batch: SealedBatch) -> None:
+        self._queue.put_nowait(batch)  # bounded upstream by the batcher's pending-points limit
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Drain what is queued within ``timeout``, then cancel; safe to call twice."""
+        if self._channel is None:
+            return
+        for _ in self._workers:
+            self._queue.put_nowait(None)
+        _, pending = await asyncio.wait(self._workers, timeout=timeout) if self._workers else (set(), set())
+        self._stopping.set()
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        while not self._queue.empty():
+            batch = self._queue.get_nowait()
+            if batch is not None and not batch.done.done():
+                batch.done.set_exception(ExportError("receiver stopped before export", retryable=True))
+        await self._channel.close()
+        self._channel = None
+        self._workers.clear()
+
+    def _watch(self, task: "asyncio.Task[None]") -> None:
+        if not task.cancelled() and task.exception() is not None and self.on_worker_died is not None:
+            self.on_worker_died(task.exception())  # type: ignore[arg-type]
+
+    async def _work(self) -> None:
+        while True:
+            batch = await self._queue.get()
+            if batch is None:
+                return
+            try:
+                await self._export(batch)
+            except ExportError as exc:
+                self.stats.failed_batches += 1
+                log.warning("batch %d not exported: %s", batch.seq, exc.reason)
+                if not batch.done.done():
+                    batch.done.set_exception(exc)
+                    batch.done.exception()  # mark retrieved: the senders may have gone
+            except asyncio.CancelledError:
+                if not batch.done.done():
+                    batch.done.set_exception(ExportError("receiver stopped during export", retryable=True))
+                raise
+            else:
+                if not batch.done.done():
+                    batch.done.set_result(None)
+
+    async def _export(self, batch: SealedBatch) -> None:
+        started = time.monotonic()
+        deadline = started + self._config.retry_deadline_s
+        max_bytes = self._config.max_request_bytes
+        for payload in encode_metrics(batch, self._registry, max_bytes):
+            response = await self._call(self._send_metrics, payload, deadline)
+            self.stats.rejected_points += response.partial_success.rejected_data_points
+        for payload in encode_logs(batch, max_bytes):
+            response = await self._call(self._send_logs, payload, deadline)
+            self.stats.rejected_points += response.partial_success.rejected_log_records
+        self.stats.exported_points += batch.point_count
+        self.stats.last_latency_s = time.monotonic() - started
+
+    async def _call(self, method: grpc.aio.UnaryUnaryMultiCallable, payload: bytes, deadline: float):  # type: ignore[no-untyped-def]
+        attempt = 0
+        while True:
+            self.stats.requests += 1
+            remaining = deadline - time.monotonic()
+            try:
+                return await method(payload, timeout=max(0.05, min(self._config.timeout_s, remaining)))
+            except grpc.aio.AioRpcError as exc:
+                code = exc.code()
+                if code not in RETRYABLE_CODES:
+                    raise ExportError(f"collector refused the data: {code.name}: {exc.details()}", retryable=False) from exc
+                backoff = min(self._config.retry_max_s, self._config.retry_initial_s * 2**attempt)
+                backoff *= random.uniform(1 - _JITTER, 1 + _JITTER)
+                if time.monotonic() + backoff >= deadline or self._stopping.is_set():
+                    raise ExportError(f"collector unavailable: {code.name}: {exc.details()}", retryable=True) from exc
+                attempt += 1
+                self.stats.retries += 1
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), timeout=backoff)
+                except TimeoutError:
+                    pass

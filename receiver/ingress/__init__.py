@@ -1,0 +1,7 @@
+"""ingress: transports only (HTTP routes; MQTT sessions later)."""
+
+from ._body import decode_content, read_limited
+from ._bulkdata_http import BulkDataEndpoint
+from ._query import parse_query, split_target
+
+__all__ = ["BulkDataEndpoint", "decode_content", "parse_query", "read_limited", "split_target"]
