@@ -132,6 +132,12 @@ class OtlpGrpcExporter:
                 if not batch.done.done():
                     batch.done.set_exception(ExportError("receiver stopped during export", retryable=True))
                 raise
+            except Exception as exc:  # a bug must fail this batch loudly, not stall every sender
+                log.exception("batch %d: unexpected export error", batch.seq)
+                self.stats.failed_batches += 1
+                if not batch.done.done():
+                    batch.done.set_exception(ExportError(f"internal error: {exc!r}", retryable=True))
+                    batch.done.exception()
             else:
                 if not batch.done.done():
                     batch.done.set_result(None)

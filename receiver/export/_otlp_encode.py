@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
@@ -28,7 +29,7 @@ def encode_metrics(batch: SealedBatch, registry: SeriesRegistry, max_bytes: int)
     table = batch.metrics
     if table.num_rows == 0:
         return []
-    order = pa.compute.sort_indices(table, sort_keys=[("resource", "ascending"), ("series", "ascending")])
+    order = pc.sort_indices(table, sort_keys=[("resource", "ascending"), ("series", "ascending")])
     table = table.take(order)
     resources = table.column("resource").to_pylist()
     series_ids = table.column("series").to_pylist()
