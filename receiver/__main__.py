@@ -35,6 +35,7 @@ def _serve(config: ReceiverConfig, log_level: str) -> int:
     import uvicorn
 
     from .app import create_app
+    from .ingress import LenientHttpToolsProtocol
 
     try:
         app = create_app(config)
@@ -49,6 +50,7 @@ def _serve(config: ReceiverConfig, log_level: str) -> int:
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=15,
+        http=LenientHttpToolsProtocol,
     )
     return 0
 

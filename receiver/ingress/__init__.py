@@ -2,6 +2,11 @@
 
 from ._body import decode_content, read_limited
 from ._bulkdata_http import BulkDataEndpoint
+from ._lenient_http import LenientHttpToolsProtocol, escape_request_target
 from ._query import parse_query, split_target
 
-__all__ = ["BulkDataEndpoint", "decode_content", "parse_query", "read_limited", "split_target"]
+__all__ = [
+    "BulkDataEndpoint",
+    "LenientHttpToolsProtocol",
+    "escape_request_target",
+    "decode_content", "parse_query", "read_limited", "split_target"]
