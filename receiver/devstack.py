@@ -1,82 +1,151 @@
-"""Local stack for trying the product: our collector (file sink + debug) and one receiver.
+"""Local stack: our collector (file sink + debug) and one receiver, as real processes on loopback.
 
     python -m receiver.devstack [--run-dir var] [--port 8080] [--otlp-port 4317]
 
-Both run until Ctrl-C; what the collector receives lands in RUN_DIR/sink/otlp.jsonl."""
+Both run until Ctrl-C; what the collector receives lands in RUN_DIR/sink/otlp.jsonl. The same
+helpers start the stack for the end-to-end tests and the benchmarks."""
 
 import argparse
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-COLLECTOR = REPO / "otelcol" / "build" / "otelcol-telemetry"
-CONFIG = REPO / "otelcol" / "config.local.yaml"
+COLLECTOR_BINARY = REPO / "otelcol" / "build" / "otelcol-telemetry"
+LOCAL_CONFIG = REPO / "otelcol" / "config.local.yaml"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m receiver.devstack", description=__doc__)
-    parser.add_argument("--run-dir", default="var", help="sink, collector storage and logs go here")
-    parser.add_argument("--port", type=int, default=8080, help="receiver HTTP port")
-    parser.add_argument("--otlp-port", type=int, default=4317, help="collector OTLP/gRPC port")
-    parser.add_argument("--health-port", type=int, default=13133)
-    args = parser.parse_args()
-    if not COLLECTOR.exists():
-        print(f"{COLLECTOR} is missing: run otelcol/build.sh (make setup does)", file=sys.stderr)
-        return 2
-    run_dir = Path(args.run_dir).resolve()
-    (run_dir / "sink").mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "OTELCOL_OTLP_ENDPOINT": f"127.0.0.1:{args.otlp_port}",
-        "OTELCOL_HEALTH_ENDPOINT": f"127.0.0.1:{args.health_port}",
-        "OTELCOL_SINK_DIR": str(run_dir / "sink"),
-        "OTELCOL_STORAGE_DIR": str(run_dir / "otelcol-storage"),
-    }
-    with (run_dir / "collector.log").open("ab") as collector_log:
-        collector = subprocess.Popen([str(COLLECTOR), "--config", str(CONFIG)], env=env,
-                                     stdout=collector_log, stderr=subprocess.STDOUT)
-        receiver = None
-        try:
-            _wait(f"http://127.0.0.1:{args.health_port}/", collector)
-            receiver = subprocess.Popen([sys.executable, "-m", "receiver", "serve", "--host", "127.0.0.1",
-                                         "--port", str(args.port), "--otlp-endpoint", f"127.0.0.1:{args.otlp_port}"])
-            _wait(f"http://127.0.0.1:{args.port}/healthz", receiver)
-            print(f"\nreceiver:  http://127.0.0.1:{args.port}/bulkdata?oui=00256D&pc=Gateway&sn=SN1")
-            print(f"collector: OTLP 127.0.0.1:{args.otlp_port}, log {run_dir / 'collector.log'}")
-            print(f"sink:      {run_dir / 'sink' / 'otlp.jsonl'}\nCtrl-C stops both.\n", flush=True)
-            signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-            while collector.poll() is None and receiver.poll() is None:
-                time.sleep(0.5)
-            return 1
-        except KeyboardInterrupt:
-            return 0
-        finally:
-            for process in (receiver, collector):  # receiver first: it drains into the collector
-                if process is not None and process.poll() is None:
-                    process.send_signal(signal.SIGINT)
-                    try:
-                        process.wait(timeout=20)
-                    except subprocess.TimeoutExpired:
-                        process.kill()
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
-def _wait(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+def wait_http_ok(url: str, process: "subprocess.Popen[bytes]", timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"{process.args[0]} exited early with {process.returncode}")
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode} before {url} answered")
         try:
             with urllib.request.urlopen(url, timeout=1) as response:
                 if response.status == 200:
                     return
         except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} did not come up within {timeout}s")
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer 200 within {timeout}s")
+
+
+def stop(process: "subprocess.Popen[bytes]", timeout: float = 20.0) -> None:
+    """SIGINT first (the receiver drains into the collector), SIGKILL if it does not exit in time."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass
+class Collector:
+    otlp_endpoint: str
+    sink_dir: Path
+    metrics_port: int
+    process: "subprocess.Popen[bytes]"
+
+
+@dataclass
+class Receiver:
+    url: str
+    process: "subprocess.Popen[bytes]"
+    log_path: Path
+
+
+@contextlib.contextmanager
+def run_collector(
+    workdir: Path, config: Path = LOCAL_CONFIG, extra_env: dict[str, str] | None = None, otlp_port: int | None = None,
+    health_port: int | None = None,
+) -> Iterator[Collector]:
+    if not COLLECTOR_BINARY.exists():
+        raise RuntimeError(f"{COLLECTOR_BINARY} is missing: run otelcol/build.sh first (make setup does)")
+    otlp, health, metrics = otlp_port or free_port(), health_port or free_port(), free_port()
+    sink = workdir / "sink"
+    sink.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "OTELCOL_OTLP_ENDPOINT": f"127.0.0.1:{otlp}",
+        "OTELCOL_HEALTH_ENDPOINT": f"127.0.0.1:{health}",
+        "OTELCOL_METRICS_PORT": str(metrics),
+        "OTELCOL_SINK_DIR": str(sink),
+        "OTELCOL_STORAGE_DIR": str(workdir / "otelcol-storage"),
+        **(extra_env or {}),
+    }
+    with (workdir / "collector.log").open("ab") as log:
+        process = subprocess.Popen([str(COLLECTOR_BINARY), "--config", str(config)], env=env, stdout=log,
+                                   stderr=subprocess.STDOUT)
+        try:
+            wait_http_ok(f"http://127.0.0.1:{health}/", process)
+            yield Collector(f"127.0.0.1:{otlp}", sink, metrics, process)
+        finally:
+            stop(process)
+
+
+@contextlib.contextmanager
+def run_receiver(
+    workdir: Path, otlp_endpoint: str, *extra_args: str, env: dict[str, str] | None = None, port: int | None = None,
+    inherit_output: bool = False,
+) -> Iterator[Receiver]:
+    port = port or free_port()
+    log_path = workdir / f"receiver-{port}.log"
+    with log_path.open("ab") as log:
+        output = None if inherit_output else log
+        process = subprocess.Popen(
+            [sys.executable, "-m", "receiver", "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--otlp-endpoint", otlp_endpoint, *extra_args],
+            cwd=REPO, env={**os.environ, **(env or {})}, stdout=output, stderr=subprocess.STDOUT if output else None,
+        )
+        try:
+            wait_http_ok(f"http://127.0.0.1:{port}/healthz", process)
+            yield Receiver(f"http://127.0.0.1:{port}", process, log_path)
+        finally:
+            stop(process)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m receiver.devstack", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run-dir", default="var", help="sink, collector storage and logs go here")
+    parser.add_argument("--port", type=int, default=8080, help="receiver HTTP port")
+    parser.add_argument("--otlp-port", type=int, default=4317, help="collector OTLP/gRPC port")
+    parser.add_argument("--health-port", type=int, default=13133)
+    args = parser.parse_args()
+    run_dir = Path(args.run_dir).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
+    try:
+        with run_collector(run_dir, otlp_port=args.otlp_port, health_port=args.health_port) as collector, \
+                run_receiver(run_dir, collector.otlp_endpoint, port=args.port, inherit_output=True) as receiver:
+            print(f"\nreceiver:  {receiver.url}/bulkdata?oui=00256D&pc=Gateway&sn=SN1  (POST or PUT reports here)")
+            print(f"collector: OTLP/gRPC {collector.otlp_endpoint}, log {run_dir / 'collector.log'}")
+            print(f"sink:      {collector.sink_dir / 'otlp.jsonl'}\nCtrl-C stops both.\n", flush=True)
+            while collector.process.poll() is None and receiver.process.poll() is None:
+                time.sleep(0.5)
+            print("a process exited; stopping", file=sys.stderr)
+            return 1
+    except KeyboardInterrupt:
+        return 0
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"devstack: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
