@@ -19,11 +19,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--otlp-endpoint", help="collector OTLP/gRPC HOST:PORT (default 127.0.0.1:4317)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         config = load_config(
             args.config,
-            overrides={"server.host": args.host, "server.port": args.port, "export.endpoint": args.otlp_endpoint},
+            overrides={
+                "server.host": args.host,
+                "server.port": args.port,
+                "export.endpoint": args.otlp_endpoint,
+            },
         )
     except ConfigError as exc:
         print(f"python -m receiver: {exc}", file=sys.stderr)

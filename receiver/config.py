@@ -85,15 +85,26 @@ class ReceiverConfig:
         for path in self.server.bulkdata_paths:
             if not path.startswith("/"):
                 problems.append(f"server.bulkdata_paths entries must start with '/', got {path!r}")
-        for key in ("max_body_bytes", "max_decompressed_bytes", "max_compression_ratio",
-                    "max_parameters", "max_name_length"):
+        for key in (
+            "max_body_bytes",
+            "max_decompressed_bytes",
+            "max_compression_ratio",
+            "max_parameters",
+            "max_name_length",
+        ):
             positive(f"limits.{key}", getattr(self.limits, key))
         positive("batch.max_points", self.batch.max_points)
         positive("batch.max_age_s", self.batch.max_age_s)
         if self.batch.max_pending_points < self.batch.max_points:
             problems.append("batch.max_pending_points must be >= batch.max_points")
-        for key in ("max_in_flight", "timeout_s", "retry_initial_s", "retry_max_s",
-                    "retry_deadline_s", "max_request_bytes"):
+        for key in (
+            "max_in_flight",
+            "timeout_s",
+            "retry_initial_s",
+            "retry_max_s",
+            "retry_deadline_s",
+            "max_request_bytes",
+        ):
             positive(f"export.{key}", getattr(self.export, key))
         host, _, port = self.export.endpoint.rpartition(":")
         if not host or not port.isdigit():
@@ -101,7 +112,9 @@ class ReceiverConfig:
         if self.export.compression not in ("none", "gzip"):
             problems.append(f"export.compression must be 'none' or 'gzip', got {self.export.compression!r}")
         if len(self.mapping.csv_separator) != 1:
-            problems.append(f"mapping.csv_separator must be one character, got {self.mapping.csv_separator!r}")
+            problems.append(
+                f"mapping.csv_separator must be one character, got {self.mapping.csv_separator!r}"
+            )
         if self.mapping.rules_file is not None and not Path(self.mapping.rules_file).is_file():
             problems.append(f"mapping.rules_file: no such file {self.mapping.rules_file!r}")
         return problems
@@ -143,7 +156,7 @@ def load_config(
             section, _, key = dotted.partition(".")
             layered.setdefault(section, {})[key] = value
     sections: dict[str, Any] = {}
-    section_types = {f.name: f.default_factory for f in dataclasses.fields(ReceiverConfig)}  # type: ignore[misc]
+    section_types = {f.name: f.default_factory for f in dataclasses.fields(ReceiverConfig)}
     for section, values in layered.items():
         factory = section_types.get(section)
         if factory is None:

@@ -72,7 +72,10 @@ class Receiver:
 
 @contextlib.contextmanager
 def run_collector(
-    workdir: Path, config: Path = LOCAL_CONFIG, extra_env: dict[str, str] | None = None, otlp_port: int | None = None,
+    workdir: Path,
+    config: Path = LOCAL_CONFIG,
+    extra_env: dict[str, str] | None = None,
+    otlp_port: int | None = None,
     health_port: int | None = None,
 ) -> Iterator[Collector]:
     if not COLLECTOR_BINARY.exists():
@@ -90,8 +93,9 @@ def run_collector(
         **(extra_env or {}),
     }
     with (workdir / "collector.log").open("ab") as log:
-        process = subprocess.Popen([str(COLLECTOR_BINARY), "--config", str(config)], env=env, stdout=log,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [str(COLLECTOR_BINARY), "--config", str(config)], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         try:
             wait_http_ok(f"http://127.0.0.1:{health}/", process)
             yield Collector(f"127.0.0.1:{otlp}", sink, metrics, process)
@@ -101,7 +105,11 @@ def run_collector(
 
 @contextlib.contextmanager
 def run_receiver(
-    workdir: Path, otlp_endpoint: str, *extra_args: str, env: dict[str, str] | None = None, port: int | None = None,
+    workdir: Path,
+    otlp_endpoint: str,
+    *extra_args: str,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
     inherit_output: bool = False,
 ) -> Iterator[Receiver]:
     port = port or free_port()
@@ -109,9 +117,23 @@ def run_receiver(
     with log_path.open("ab") as log:
         output = None if inherit_output else log
         process = subprocess.Popen(
-            [sys.executable, "-m", "receiver", "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--otlp-endpoint", otlp_endpoint, *extra_args],
-            cwd=REPO, env={**os.environ, **(env or {})}, stdout=output, stderr=subprocess.STDOUT if output else None,
+            [
+                sys.executable,
+                "-m",
+                "receiver",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--otlp-endpoint",
+                otlp_endpoint,
+                *extra_args,
+            ],
+            cwd=REPO,
+            env={**os.environ, **(env or {})},
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
         )
         try:
             wait_http_ok(f"http://127.0.0.1:{port}/healthz", process)
@@ -121,8 +143,11 @@ def run_receiver(
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m receiver.devstack", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m receiver.devstack",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--run-dir", default="var", help="sink, collector storage and logs go here")
     parser.add_argument("--port", type=int, default=8080, help="receiver HTTP port")
     parser.add_argument("--otlp-port", type=int, default=4317, help="collector OTLP/gRPC port")
@@ -132,9 +157,11 @@ def main() -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
     try:
-        with run_collector(run_dir, otlp_port=args.otlp_port, health_port=args.health_port) as collector, \
-                run_receiver(run_dir, collector.otlp_endpoint, port=args.port, inherit_output=True) as receiver:
-            print(f"\nreceiver:  {receiver.url}/bulkdata?oui=00256D&pc=Gateway&sn=SN1  (POST or PUT reports here)")
+        with (
+            run_collector(run_dir, otlp_port=args.otlp_port, health_port=args.health_port) as collector,
+            run_receiver(run_dir, collector.otlp_endpoint, port=args.port, inherit_output=True) as receiver,
+        ):
+            print(f"\nreceiver:  {receiver.url}/bulkdata?oui=00256D&pc=Gateway&sn=SN1  (POST/PUT reports)")
             print(f"collector: OTLP/gRPC {collector.otlp_endpoint}, log {run_dir / 'collector.log'}")
             print(f"sink:      {collector.sink_dir / 'otlp.jsonl'}\nCtrl-C stops both.\n", flush=True)
             while collector.process.poll() is None and receiver.process.poll() is None:

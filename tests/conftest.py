@@ -2,7 +2,9 @@ import pytest
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--update-golden", action="store_true", help="rewrite expected.json files from current output")
+    parser.addoption(
+        "--update-golden", action="store_true", help="rewrite expected.json files from current output"
+    )
 
 
 @pytest.fixture

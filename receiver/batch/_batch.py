@@ -41,7 +41,7 @@ class SealedBatch:
 
     @property
     def point_count(self) -> int:
-        return self.metrics.num_rows + self.logs.num_rows
+        return int(self.metrics.num_rows + self.logs.num_rows)
 
 
 class BatchBuilder:

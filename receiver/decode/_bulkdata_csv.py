@@ -78,9 +78,7 @@ def _per_row(keys: list[str], rows: Iterator[tuple[int, list[str]]], separator: 
     return table
 
 
-def _per_column(
-    keys: list[str], header: list[str], rows: Iterator[tuple[int, list[str]]]
-) -> ParameterTable:
+def _per_column(keys: list[str], header: list[str], rows: Iterator[tuple[int, list[str]]]) -> ParameterTable:
     time_at = 0 if keys and keys[0] == _TIMESTAMP else None
     names = [name for at, name in enumerate(header) if at != time_at]
     if not names or any(not name for name in names):

@@ -1,12 +1,12 @@
 """The decoded form of one Bulk Data HTTP body: parallel columns, one entry per parameter value."""
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 BulkValue = str | int | float | bool
 
 
-class ReportFormat(str, Enum):
+class ReportFormat(StrEnum):
     """The four report formats of TR-069 Annex N / TR-369 bulk data (``BBF-Report-Format``)."""
 
     PARAMETER_PER_ROW = "ParameterPerRow"

@@ -32,7 +32,7 @@ def _epoch_to_ns(seconds_or_ms: float, raw: object) -> int:
         seconds_or_ms /= 1000.0
     if seconds_or_ms > 1e10:
         raise DecodeError(f"timestamp out of range: {raw!r}")
-    return int(round(seconds_or_ms * 1e6)) * 1000
+    return round(seconds_or_ms * 1e6) * 1000
 
 
 def _iso_to_ns(text: str) -> int:

@@ -4,6 +4,7 @@ Errors are classified once, here, where data leaves: retryable gRPC codes are re
 batch's deadline; anything else fails the batch, and its senders get a 503 so they resend."""
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -76,10 +77,16 @@ class OtlpGrpcExporter:
             ("grpc.max_send_message_length", self._config.max_request_bytes + 1024 * 1024),
             ("grpc.keepalive_time_ms", 30_000),
         ]
-        compression = grpc.Compression.Gzip if self._config.compression == "gzip" else grpc.Compression.NoCompression
-        self._channel = grpc.aio.insecure_channel(self._config.endpoint, options=options, compression=compression)
+        compression = (
+            grpc.Compression.Gzip if self._config.compression == "gzip" else grpc.Compression.NoCompression
+        )
+        self._channel = grpc.aio.insecure_channel(
+            self._config.endpoint, options=options, compression=compression
+        )
         self._send_metrics = self._channel.unary_unary(
-            METRICS_METHOD, request_serializer=None, response_deserializer=ExportMetricsServiceResponse.FromString
+            METRICS_METHOD,
+            request_serializer=None,
+            response_deserializer=ExportMetricsServiceResponse.FromString,
         )
         self._send_logs = self._channel.unary_unary(
             LOGS_METHOD, request_serializer=None, response_deserializer=ExportLogsServiceResponse.FromString
@@ -165,14 +172,16 @@ class OtlpGrpcExporter:
             except grpc.aio.AioRpcError as exc:
                 code = exc.code()
                 if code not in RETRYABLE_CODES:
-                    raise ExportError(f"collector refused the data: {code.name}: {exc.details()}", retryable=False) from exc
+                    raise ExportError(
+                        f"collector refused the data: {code.name}: {exc.details()}", retryable=False
+                    ) from exc
                 backoff = min(self._config.retry_max_s, self._config.retry_initial_s * 2**attempt)
                 backoff *= random.uniform(1 - _JITTER, 1 + _JITTER)
                 if time.monotonic() + backoff >= deadline or self._stopping.is_set():
-                    raise ExportError(f"collector unavailable: {code.name}: {exc.details()}", retryable=True) from exc
+                    raise ExportError(
+                        f"collector unavailable: {code.name}: {exc.details()}", retryable=True
+                    ) from exc
                 attempt += 1
                 self.stats.retries += 1
-                try:
+                with contextlib.suppress(TimeoutError):  # the wait ends early on stop()
                     await asyncio.wait_for(self._stopping.wait(), timeout=backoff)
-                except TimeoutError:
-                    pass

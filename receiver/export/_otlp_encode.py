@@ -4,9 +4,9 @@ Requests are returned as bytes so the transport never re-encodes, and each stays
 ``max_bytes`` (the collector's gRPC limit is 4 MiB by default)."""
 
 from collections.abc import Iterator
+from typing import Any, cast
 
 import orjson
-import pyarrow as pa
 import pyarrow.compute as pc
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
@@ -81,12 +81,15 @@ def encode_logs(batch: SealedBatch, max_bytes: int) -> list[bytes]:
         record = rl.scope_logs[0].log_records.add()
         record.time_unix_nano = columns["time_ns"][at]
         record.observed_time_unix_nano = columns["observed_ns"][at]
-        record.severity_number = columns["severity_number"][at]  # type: ignore[assignment]
+        record.severity_number = columns["severity_number"][at]
         record.severity_text = columns["severity_text"][at]
         record.body.string_value = columns["body"][at]
         attributes: dict[str, AttrValue] = orjson.loads(columns["attributes_json"][at])
         record.attributes.extend(_key_values(tuple(attributes.items())))
-    return [request.SerializeToString() for request in _pack(list(by_resource.values()), ExportLogsServiceRequest, max_bytes)]
+    return [
+        request.SerializeToString()
+        for request in _pack(list(by_resource.values()), ExportLogsServiceRequest, max_bytes)
+    ]
 
 
 def _metric_key(series: MetricSeries) -> tuple[str, str, str, bool]:
@@ -104,7 +107,7 @@ def _new_metric(rm: ResourceMetrics, series: MetricSeries) -> Metric:
         metric.sum.is_monotonic = series.monotonic
     else:
         metric.gauge.SetInParent()
-    return metric
+    return cast(Metric, metric)
 
 
 def _key_values(attrs: Attributes) -> Iterator[KeyValue]:
@@ -122,7 +125,9 @@ def _any_value(value: AttrValue) -> AnyValue:
     return AnyValue(string_value=str(value))
 
 
-def _pack(groups: list[ResourceMetrics] | list[ResourceLogs], request_type: type, max_bytes: int) -> Iterator[object]:
+def _pack(
+    groups: list[ResourceMetrics] | list[ResourceLogs], request_type: type, max_bytes: int
+) -> Iterator[Any]:
     """Greedy packing of resource groups into requests below max_bytes. A single group larger than
     the limit is split by its scope's metrics / log records."""
     request = request_type()

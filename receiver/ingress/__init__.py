@@ -8,5 +8,9 @@ from ._query import parse_query, split_target
 __all__ = [
     "BulkDataEndpoint",
     "LenientHttpToolsProtocol",
+    "decode_content",
     "escape_request_target",
-    "decode_content", "parse_query", "read_limited", "split_target"]
+    "parse_query",
+    "read_limited",
+    "split_target",
+]

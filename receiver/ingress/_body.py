@@ -66,7 +66,11 @@ def _inflate(body: bytes, wbits: int, limits: LimitsConfig, name: str) -> bytes:
             if not inflater.eof:
                 raise DecodeError(f"truncated {name} body")
             # gzip allows several members back to back; anything else after the end is garbage.
-            data = inflater.unused_data if name == "gzip" and inflater.unused_data.startswith(_GZIP_MAGIC) else b""
+            data = (
+                inflater.unused_data
+                if name == "gzip" and inflater.unused_data.startswith(_GZIP_MAGIC)
+                else b""
+            )
     except zlib.error as exc:
         raise DecodeError(f"corrupt {name} body: {exc}") from exc
     return b"".join(out)

@@ -51,7 +51,9 @@ class BulkDataEndpoint:
         limits = self._config.limits
         _, query = split_target(request.scope.get("raw_path") or b"", request.scope.get("query_string", b""))
         resource = bulkdata_resource(query, identity_from_auth=self._config.mapping.identity_from_auth)
-        raw = await read_limited(request.stream(), request.headers.get("content-length"), limits.max_body_bytes)
+        raw = await read_limited(
+            request.stream(), request.headers.get("content-length"), limits.max_body_bytes
+        )
         body = decode_content(raw, request.headers.get("content-encoding"), limits)
         table = decode_bulkdata(
             body,

@@ -105,7 +105,9 @@ class BulkDataMapper:
     def _resolve(self, raw_name: str) -> _NameMapping:
         name = raw_name.strip()
         if len(name) > self._max_name_length:
-            raise TooLarge(f"parameter name of {len(name)} characters exceeds the limit of {self._max_name_length}")
+            raise TooLarge(
+                f"parameter name of {len(name)} characters exceeds the limit of {self._max_name_length}"
+            )
         if name.startswith("."):
             name = name[1:]  # relative to the profile's object, as some agents write it
         template, instance_attrs = template_of(name)

@@ -36,7 +36,9 @@ def bulkdata_resource(
             attrs["usp.endpoint_id"] = ids["eid"]
     elif cwmp:
         missing = [key for key in ("oui", "pc", "sn") if key not in ids]
-        raise IdentityError(f"incomplete device identity: query has {','.join(cwmp)} but lacks {','.join(missing)}")
+        raise IdentityError(
+            f"incomplete device identity: query has {','.join(cwmp)} but lacks {','.join(missing)}"
+        )
     elif "eid" in ids:
         attrs |= {"device.id": ids["eid"], "usp.endpoint_id": ids["eid"], "service.name": SERVICE_USP}
     elif identity_from_auth and auth_user:

@@ -1,19 +1,19 @@
 """User rules: a YAML file of glob -> override, first match wins.
 
-    rules:
-      - match: "Device.WiFi.Radio.{i}.Stats.Noise"   # glob on the {i} template (or the raw name)
-        kind: gauge            # gauge | sum | log
-        unit: dBm
-      - match: "Device.DeviceInfo.SoftwareVersion"
-        to_resource: os.version  # the value becomes a resource attribute of that report
-      - match: "Device.Hosts.*"
-        drop: true
+rules:
+  - match: "Device.WiFi.Radio.{i}.Stats.Noise"   # glob on the {i} template (or the raw name)
+    kind: gauge            # gauge | sum | log
+    unit: dBm
+  - match: "Device.DeviceInfo.SoftwareVersion"
+    to_resource: os.version  # the value becomes a resource attribute of that report
+  - match: "Device.Hosts.*"
+    drop: true
 """
 
 import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import yaml
 
@@ -87,5 +87,7 @@ def _rule(index: int, entry: Any, problems: list[str]) -> Rule | None:
     for key, value in (("unit", unit), ("to_resource", to_resource)):
         if value is not None and not isinstance(value, str):
             problems.append(f"{where}.{key}: expected a string, got {value!r}")
-    return Rule(match=match, kind=kind, unit=unit, drop=bool(entry.get("drop", False)),
-                to_resource=to_resource)
+    checked_kind = cast("RuleKind | None", kind)
+    return Rule(
+        match=match, kind=checked_kind, unit=unit, drop=bool(entry.get("drop", False)), to_resource=to_resource
+    )

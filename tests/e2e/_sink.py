@@ -65,12 +65,19 @@ def _metrics(request: ExportMetricsServiceRequest, out: list[Point]) -> None:
                 data = getattr(metric, kind)
                 for dp in data.data_points:
                     value = dp.as_int if dp.WhichOneof("value") == "as_int" else dp.as_double
-                    out.append(Point(
-                        resource=resource, name=metric.name, unit=metric.unit, kind=kind,
-                        monotonic=bool(getattr(data, "is_monotonic", False)),
-                        temporality=int(getattr(data, "aggregation_temporality", 0)),
-                        attributes=_attrs(dp.attributes), time_ns=dp.time_unix_nano, value=value,
-                    ))
+                    out.append(
+                        Point(
+                            resource=resource,
+                            name=metric.name,
+                            unit=metric.unit,
+                            kind=kind,
+                            monotonic=bool(getattr(data, "is_monotonic", False)),
+                            temporality=int(getattr(data, "aggregation_temporality", 0)),
+                            attributes=_attrs(dp.attributes),
+                            time_ns=dp.time_unix_nano,
+                            value=value,
+                        )
+                    )
 
 
 def _logs(request: ExportLogsServiceRequest, out: list[LogRow]) -> None:
@@ -78,13 +85,21 @@ def _logs(request: ExportLogsServiceRequest, out: list[LogRow]) -> None:
         resource = _attrs(rl.resource.attributes)
         for sl in rl.scope_logs:
             for record in sl.log_records:
-                out.append(LogRow(
-                    resource=resource, time_ns=record.time_unix_nano, observed_ns=record.observed_time_unix_nano,
-                    severity=record.severity_text, body=_value(record.body), attributes=_attrs(record.attributes),
-                ))
+                out.append(
+                    LogRow(
+                        resource=resource,
+                        time_ns=record.time_unix_nano,
+                        observed_ns=record.observed_time_unix_nano,
+                        severity=record.severity_text,
+                        body=_value(record.body),
+                        attributes=_attrs(record.attributes),
+                    )
+                )
 
 
-def wait_for(sink_dir: Path, predicate: Callable[[list[Point], list[LogRow]], bool], timeout: float = 15.0) -> tuple[list[Point], list[LogRow]]:
+def wait_for(
+    sink_dir: Path, predicate: Callable[[list[Point], list[LogRow]], bool], timeout: float = 15.0
+) -> tuple[list[Point], list[LogRow]]:
     """The file exporter flushes on an interval: poll until what we expect is there."""
     deadline = time.monotonic() + timeout
     while True:

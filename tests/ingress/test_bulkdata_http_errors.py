@@ -28,9 +28,16 @@ def _dead_port() -> int:
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
     config = ReceiverConfig(
-        limits=LimitsConfig(max_body_bytes=64 * 1024, max_decompressed_bytes=256 * 1024, max_parameters=100, max_name_length=80),
+        limits=LimitsConfig(
+            max_body_bytes=64 * 1024,
+            max_decompressed_bytes=256 * 1024,
+            max_parameters=100,
+            max_name_length=80,
+        ),
         batch=BatchConfig(max_age_s=0.01),
-        export=ExportConfig(endpoint=f"127.0.0.1:{_dead_port()}", retry_deadline_s=0.5, retry_initial_s=0.05, timeout_s=0.2),
+        export=ExportConfig(
+            endpoint=f"127.0.0.1:{_dead_port()}", retry_deadline_s=0.5, retry_initial_s=0.05, timeout_s=0.2
+        ),
     )
     with TestClient(create_app(config)) as test_client:
         yield test_client
@@ -50,7 +57,9 @@ def _post(client: TestClient, body: bytes | str, *, path: str = "/bulkdata" + ID
     ],
 )
 def test_report_without_identity_is_400(client: TestClient, path: str, reason: str) -> None:
-    response = _post(client, ROW_HEADER + "1,Device.DeviceInfo.UpTime,1,unsignedInt\n", path=path, content_type=CSV)
+    response = _post(
+        client, ROW_HEADER + "1,Device.DeviceInfo.UpTime,1,unsignedInt\n", path=path, content_type=CSV
+    )
     assert response.status_code == 400
     assert reason in response.text
 
@@ -62,22 +71,54 @@ def test_report_without_identity_is_400(client: TestClient, path: str, reason: s
         (ROW_HEADER, {"content_type": CSV, "bbf_report_format": "XMLish"}, 415, "unknown BBF-Report-Format"),
         ("{not json", {"content_type": "application/json"}, 400, "malformed JSON"),
         ('{"Report": 5}', {"content_type": "application/json"}, 400, '"Report" must be an array'),
-        ('{"Report": [{"CollectionTime": "yesterday", "Device.X": 1}]}', {"content_type": "application/json"}, 400, "unreadable timestamp"),
+        (
+            '{"Report": [{"CollectionTime": "yesterday", "Device.X": 1}]}',
+            {"content_type": "application/json"},
+            400,
+            "unreadable timestamp",
+        ),
         ("", {"content_type": CSV}, 400, "empty CSV report"),
-        ("Foo,Bar\n1,2\n", {"content_type": CSV, "bbf_report_format": "ParameterPerRow"}, 400, "must have ParameterName and ParameterValue"),
-        (ROW_HEADER + "1364529149,Device.X\n", {"content_type": CSV}, 400, "line 2: expected 4 fields, got 2"),
+        (
+            "Foo,Bar\n1,2\n",
+            {"content_type": CSV, "bbf_report_format": "ParameterPerRow"},
+            400,
+            "must have ParameterName and ParameterValue",
+        ),
+        (
+            ROW_HEADER + "1364529149,Device.X\n",
+            {"content_type": CSV},
+            400,
+            "line 2: expected 4 fields, got 2",
+        ),
         (ROW_HEADER + "soon,Device.X,1,int\n", {"content_type": CSV}, 400, "line 2: unreadable timestamp"),
         ("ReportTimestamp,A,B\n1364529149,1\n", {"content_type": CSV}, 400, "line 2: expected 3 fields"),
         (b"ReportTimestamp,A\n1,\xff\xfe\n", {"content_type": CSV}, 400, "not valid utf-8"),
         (ROW_HEADER, {"content_type": CSV}, 400, "no parameter rows"),
         ("x", {"content_type": CSV, "content_encoding": "br"}, 415, "unsupported Content-Encoding 'br'"),
-        (b"\x1f\x8bnot-really-gzip", {"content_type": CSV, "content_encoding": "gzip"}, 400, "corrupt gzip body"),
-        (gzip.compress(b"ReportTimestamp,A\n1,2\n")[:-6], {"content_type": CSV, "content_encoding": "gzip"}, 400, "truncated gzip"),
-        ('{"Report": [{"CollectionTime": 1, "' + "D" * 81 + '": 1}]}', {"content_type": "application/json"}, 413, "exceeds the limit of 80"),
+        (
+            b"\x1f\x8bnot-really-gzip",
+            {"content_type": CSV, "content_encoding": "gzip"},
+            400,
+            "corrupt gzip body",
+        ),
+        (
+            gzip.compress(b"ReportTimestamp,A\n1,2\n")[:-6],
+            {"content_type": CSV, "content_encoding": "gzip"},
+            400,
+            "truncated gzip",
+        ),
+        (
+            '{"Report": [{"CollectionTime": 1, "' + "D" * 81 + '": 1}]}',
+            {"content_type": "application/json"},
+            413,
+            "exceeds the limit of 80",
+        ),
     ],
     ids=lambda value: value if isinstance(value, int) else None,
 )
-def test_malformed_report_gets_status_and_reason(client: TestClient, body: str | bytes, headers: dict[str, str], status: int, reason: str) -> None:
+def test_malformed_report_gets_status_and_reason(
+    client: TestClient, body: str | bytes, headers: dict[str, str], status: int, reason: str
+) -> None:
     response = _post(client, body, **headers)
     assert response.status_code == status, response.text
     assert reason in response.text
@@ -121,7 +162,9 @@ def test_unknown_path_is_404_and_get_is_405(client: TestClient) -> None:
 
 
 def test_valid_report_with_collector_down_is_503_with_retry_after(client: TestClient) -> None:
-    response = _post(client, ROW_HEADER + "1364529149,Device.DeviceInfo.UpTime,5,unsignedInt\n", content_type=CSV)
+    response = _post(
+        client, ROW_HEADER + "1364529149,Device.DeviceInfo.UpTime,5,unsignedInt\n", content_type=CSV
+    )
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"
     assert "not delivered, send again" in response.text
