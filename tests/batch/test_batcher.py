@@ -1,0 +1,77 @@
+import asyncio
+
+import pytest
+
+from receiver.batch import Batcher, BatcherClosed, Overloaded, SealedBatch
+from receiver.config import BatchConfig
+from receiver.signals import LogEntry, MappedReport
+
+
+def _report(device: str, points: int, logs: int = 0) -> MappedReport:
+    report = MappedReport(resource=(("device.id", device),))
+    for n in range(points):
+        report.metrics.append(n % 3, 1_000 + n, n if n % 2 else n + 0.5)
+    report.logs = [LogEntry(time_ns=5, observed_ns=6, body="b", attributes={"k": n}) for n in range(logs)]
+    return report
+
+
+async def test_seals_when_size_is_reached_and_keeps_columns_and_resources() -> None:
+    sealed: list[SealedBatch] = []
+    batcher = Batcher(BatchConfig(max_points=5, max_age_s=60), sealed.append)
+    first = batcher.add(_report("a", 2, logs=1))
+    second = batcher.add(_report("b", 3))
+    assert first is second  # both reports share the batch and its acknowledgement
+    assert len(sealed) == 1
+    batch = sealed[0]
+    assert batch.resources == [(("device.id", "a"),), (("device.id", "b"),)]
+    assert batch.metrics.column("resource").to_pylist() == [0, 0, 1, 1, 1]
+    assert batch.metrics.column("is_int").to_pylist() == [False, True, False, True, False]
+    assert batch.metrics.column("double").to_pylist() == [0.5, 0.0, 0.5, 0.0, 2.5]
+    assert batch.metrics.column("int").to_pylist() == [0, 1, 0, 1, 0]
+    assert batch.logs.column("attributes_json").to_pylist() == [b'{"k":0}']
+    assert batcher.pending_points == 6
+
+
+async def test_seals_by_age() -> None:
+    sealed: list[SealedBatch] = []
+    batcher = Batcher(BatchConfig(max_points=1000, max_age_s=0.02), sealed.append)
+    batcher.add(_report("a", 1))
+    assert sealed == []
+    await asyncio.sleep(0.1)
+    assert len(sealed) == 1
+
+
+async def test_pending_points_are_bounded_and_released_on_acknowledgement() -> None:
+    sealed: list[SealedBatch] = []
+    batcher = Batcher(BatchConfig(max_points=4, max_age_s=60, max_pending_points=8), sealed.append)
+    batcher.add(_report("a", 4))
+    batcher.add(_report("b", 4))
+    with pytest.raises(Overloaded, match="8 points pending export, limit 8"):
+        batcher.add(_report("c", 1))
+    sealed[0].done.set_result(None)
+    await asyncio.sleep(0)
+    assert batcher.pending_points == 4
+    batcher.add(_report("c", 1))
+
+
+async def test_failed_batch_releases_its_points_too() -> None:
+    sealed: list[SealedBatch] = []
+    batcher = Batcher(BatchConfig(max_points=2, max_age_s=60), sealed.append)
+    done = batcher.add(_report("a", 2))
+    sealed[0].done.set_exception(RuntimeError("collector gone"))
+    with pytest.raises(RuntimeError):
+        await done
+    await asyncio.sleep(0)  # done-callbacks run on the next loop iteration
+    assert batcher.pending_points == 0
+
+
+async def test_empty_report_is_acknowledged_at_once_and_stop_flushes_then_refuses() -> None:
+    sealed: list[SealedBatch] = []
+    batcher = Batcher(BatchConfig(max_points=100, max_age_s=60), sealed.append)
+    assert batcher.add(_report("a", 0)).done()
+    batcher.add(_report("a", 1))
+    await batcher.stop()
+    await batcher.stop()
+    assert len(sealed) == 1
+    with pytest.raises(BatcherClosed):
+        batcher.add(_report("a", 1))
