@@ -13,7 +13,8 @@ def test_defaults_are_valid() -> None:
 def test_layers_file_then_environment_then_flags(tmp_path: Path) -> None:
     path = tmp_path / "receiver.yaml"
     path.write_text(
-        "server: {port: 9000, bulkdata_paths: [/a, /b]}\nbatch: {max_points: 100}\nexport: {endpoint: 'c:1'}\n"
+        "server: {port: 9000, bulkdata_paths: [/a, /b]}\n"
+        "batch: {max_points: 100}\nexport: {endpoint: 'c:1'}\n"
     )
     config = load_config(
         str(path),

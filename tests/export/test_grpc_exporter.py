@@ -8,7 +8,7 @@ import pytest
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 
-from receiver.batch import Batcher, SealedBatch
+from receiver.batch import Batcher
 from receiver.config import BatchConfig, ExportConfig
 from receiver.export import ExportError, OtlpGrpcExporter
 from receiver.signals import LogEntry, MappedReport, MetricSeries, SeriesRegistry
@@ -25,7 +25,7 @@ class FakeCollector(
         self.logs = 0
         self.rejected = 0
 
-    async def Export(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+    async def Export(self, request, context):  # type: ignore[no-untyped-def]
         if self.script:
             await context.abort(self.script.pop(0), "scripted")
         if isinstance(request, metrics_service_pb2.ExportMetricsServiceRequest):
