@@ -3,6 +3,7 @@
 import asyncio
 from dataclasses import dataclass
 
+import numpy as np
 import orjson
 import pyarrow as pa
 
@@ -48,7 +49,7 @@ class BatchBuilder:
     """Accumulates reports as Python lists (append is the cheapest per-point operation) and turns
     them into Arrow columns once, when sealed."""
 
-    __slots__ = ("_logs", "_metrics", "_resource_ids", "_resource_rows", "created", "points")
+    __slots__ = ("_chunks", "_logs", "_metrics", "_resource_ids", "_resource_rows", "created", "points")
 
     def __init__(self, created: float) -> None:
         self.created = created
@@ -57,9 +58,20 @@ class BatchBuilder:
         self._resource_rows: list[int] = []
         self._metrics = MetricColumns()
         self._logs: list[tuple[int, LogEntry]] = []
+        self._chunks: list[pa.Table] = []
 
-    def add(self, resource: Attributes, metrics: MetricColumns, logs: list[LogEntry]) -> None:
+    def add(
+        self,
+        resource: Attributes,
+        metrics: MetricColumns,
+        logs: list[LogEntry],
+        chunk: pa.Table | None = None,
+    ) -> None:
         rid = self._resource_ids.setdefault(resource, len(self._resource_ids))
+        if chunk is not None and chunk.num_rows:
+            resource_column = pa.array(np.full(chunk.num_rows, rid, dtype=np.int32))
+            self._chunks.append(chunk.add_column(0, "resource", resource_column))
+            self.points += chunk.num_rows
         own = self._metrics
         own.series += metrics.series
         own.times_ns += metrics.times_ns
@@ -83,6 +95,8 @@ class BatchBuilder:
             ],
             schema=METRIC_SCHEMA,
         )
+        if self._chunks:
+            metrics = pa.concat_tables([metrics, *self._chunks]).combine_chunks()
         logs = pa.Table.from_arrays(
             [
                 pa.array([rid for rid, _ in self._logs], pa.int32()),

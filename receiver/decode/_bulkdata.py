@@ -1,6 +1,7 @@
 """Entry point for Bulk Data bodies: pick the decoder from the headers, leniently."""
 
 from ._bulkdata_csv import decode_bulkdata_csv
+from ._bulkdata_csv_fast import ParameterColumns, decode_per_row_fast
 from ._bulkdata_json import decode_bulkdata_json
 from ._bulkdata_model import ParameterTable, ReportFormat
 from ._errors import DecodeError, UnsupportedFormat
@@ -44,7 +45,7 @@ def decode_bulkdata(
     content_type: str | None,
     report_format: str | None,
     csv_separator: str = ",",
-) -> ParameterTable:
+) -> ParameterTable | ParameterColumns:
     media, charset = parse_media_type(content_type)
     fmt = parse_report_format(report_format)
     if media is None or media == "application/octet-stream":
@@ -65,4 +66,8 @@ def decode_bulkdata(
         raise DecodeError(f"body is not valid {charset}: byte {exc.start}") from exc
     # A CSV body labelled with a JSON report format: the media type wins, the header tells the shape.
     csv_format = fmt if fmt is not None and fmt.is_csv else None
+    if csv_format is not ReportFormat.PARAMETER_PER_COLUMN:
+        fast = decode_per_row_fast(text, csv_separator)
+        if fast is not None:
+            return fast
     return decode_bulkdata_csv(text, csv_format, separator=csv_separator)

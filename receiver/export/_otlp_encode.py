@@ -4,7 +4,7 @@ Requests are returned as bytes so the transport never re-encodes, and each stays
 ``max_bytes`` (the collector's gRPC limit is 4 MiB by default)."""
 
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import Any
 
 import orjson
 import pyarrow.compute as pc
@@ -107,7 +107,7 @@ def _new_metric(rm: ResourceMetrics, series: MetricSeries) -> Metric:
         metric.sum.is_monotonic = series.monotonic
     else:
         metric.gauge.SetInParent()
-    return cast(Metric, metric)
+    return metric
 
 
 def _key_values(attrs: Attributes) -> Iterator[KeyValue]:
@@ -167,7 +167,9 @@ def _split(group: ResourceMetrics | ResourceLogs, max_bytes: int) -> Iterator[Re
         yield from _split(part, max_bytes)
 
 
-def _split_points(group: ResourceMetrics, metric: Metric, max_bytes: int) -> Iterator[ResourceMetrics]:
+def _split_points(
+    group: ResourceMetrics, metric: Metric, max_bytes: int
+) -> Iterator[ResourceMetrics | ResourceLogs]:
     data = metric.sum if metric.HasField("sum") else metric.gauge
     points = list(data.data_points)
     if len(points) <= 1:

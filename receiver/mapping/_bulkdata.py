@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 
-from ..decode import ParameterTable, TooLarge
+from ..decode import ParameterColumns, ParameterTable, TooLarge
 from ..decode._bulkdata_model import BulkValue
 from ..signals import Attributes, AttrValue, LogEntry, MappedReport, MetricSeries, SeriesRegistry
 from ._rules import RuleSet
@@ -15,7 +15,7 @@ from ._tr181 import ParamSpec, template_of
 
 REPORT_LOG_BODY = "bulkdata.report"
 # TR-106 types that never become numbers, whatever the value looks like.
-_TEXT_TYPES = frozenset({"string", "dateTime", "base64", "hexBinary", "datetime"})
+TEXT_TYPES = frozenset({"string", "dateTime", "base64", "hexBinary", "datetime"})
 _MAX_CACHED_NAMES = 1_000_000
 
 
@@ -58,11 +58,23 @@ class BulkDataMapper:
         self._max_name_length = max_name_length
         self._names: dict[str, _NameMapping] = {}
         self._suffixes: dict[str, ParamSpec | None] | None = None
+        from ._bulkdata_columns import ColumnsMapper  # the columnar mapper reuses this one's decisions
+
+        self._columns = ColumnsMapper(self._mapping_of)
 
     def map_report(
-        self, table: ParameterTable, resource: Attributes, *, fallback_time_ns: int, received_ns: int
+        self,
+        table: ParameterTable | ParameterColumns,
+        resource: Attributes,
+        *,
+        fallback_time_ns: int,
+        received_ns: int,
     ) -> tuple[MappedReport, MappingStats]:
         """``fallback_time_ns`` stands in where the report has no time (Date header or receive time)."""
+        if isinstance(table, ParameterColumns):
+            return self._columns.map_columns(
+                table, resource, fallback_time_ns=fallback_time_ns, received_ns=received_ns
+            )
         report = MappedReport(resource=resource)
         stats = MappingStats()
         points = report.metrics
@@ -75,7 +87,7 @@ class BulkDataMapper:
             mapping = names.get(name) or self._resolve(name)
             time = fallback_time_ns if time_ns is None else time_ns
             action = mapping.action
-            if action is _Action.METRIC or (action is _Action.AUTO and type_ not in _TEXT_TYPES):
+            if action is _Action.METRIC or (action is _Action.AUTO and type_ not in TEXT_TYPES):
                 number = _number(value)
                 if number is not None:
                     if mapping.series_id < 0:
@@ -101,6 +113,9 @@ class BulkDataMapper:
             for time, attrs in log_attrs.items()
         ]
         return report, stats
+
+    def _mapping_of(self, raw_name: str) -> _NameMapping:
+        return self._names.get(raw_name) or self._resolve(raw_name)
 
     def _resolve(self, raw_name: str) -> _NameMapping:
         name = raw_name.strip()

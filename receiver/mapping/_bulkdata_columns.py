@@ -1,0 +1,164 @@
+"""Vectorised twin of ``BulkDataMapper.map_report`` for fast-path CSV bodies (ParameterColumns).
+
+Per parameter list (a device model's profile) the decisions are cached; per report only Arrow and
+numpy kernels run over the values. Rows that are not plain numbers (text parameters, rule actions,
+values that do not parse) take a Python loop, but they are few in a telemetry report."""
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..decode import ParameterColumns
+from ..signals import POINT_SCHEMA, Attributes, AttrValue, LogEntry, MappedReport
+from ._bulkdata import REPORT_LOG_BODY, TEXT_TYPES, MappingStats, _Action, _NameMapping, _number, _text
+
+_BOOLEAN_TEXT = pa.array(["true", "false", "True", "False", "TRUE", "FALSE"])
+
+
+@dataclass(frozen=True, slots=True)
+class _Profile:
+    """What the mapper decided for one parameter list: devices of a model send the same list every
+    time, so after the first report only array lookups remain."""
+
+    names: tuple[str, ...]
+    types: tuple[str, ...] | None
+    numeric_rows: np.ndarray  # rows whose values are parsed as numbers
+    numeric_series: np.ndarray  # their series ids (-1: over the series limit)
+    other_rows: list[int]  # rows for the log record, resource attributes or drops
+    mappings: tuple[_NameMapping, ...]
+
+
+class ColumnsMapper:
+    def __init__(self, resolve: Callable[[str], _NameMapping], max_profiles: int = 256) -> None:
+        self._resolve = resolve
+        self._profiles: OrderedDict[tuple[object, ...], _Profile] = OrderedDict()
+        self._max_profiles = max_profiles
+
+    def map_columns(
+        self, columns: ParameterColumns, resource: Attributes, *, fallback_time_ns: int, received_ns: int
+    ) -> tuple[MappedReport, MappingStats]:
+        profile = self._profile(columns)
+        stats = MappingStats()
+        count = len(columns)
+        times = (
+            np.full(count, fallback_time_ns, dtype=np.int64) if columns.times_ns is None else columns.times_ns
+        )
+        rows = profile.numeric_rows
+        values = columns.values if len(rows) == count else columns.values.take(pa.array(rows))
+        doubles, ints, is_int, parsed = _parse_numbers(values)
+        unparsed = rows[~parsed].tolist()
+        series = profile.numeric_series
+        keep = parsed & (series >= 0)
+        stats.series_overflow = int(np.count_nonzero(parsed & (series < 0)))
+        if keep.all():
+            point_times = times if len(rows) == count else times[rows]
+            arrays = [series, point_times, doubles, ints, is_int]
+        else:
+            arrays = [series[keep], times[rows][keep], doubles[keep], ints[keep], is_int[keep]]
+        chunk = pa.Table.from_arrays([pa.array(a) for a in arrays], schema=POINT_SCHEMA)
+        report = MappedReport(resource=resource, metric_chunk=chunk)
+        if profile.other_rows or unparsed:
+            self._others(columns, times, profile, unparsed, report, stats, received_ns)
+        return report, stats
+
+    def _profile(self, columns: ParameterColumns) -> _Profile:
+        names, types = columns.names, columns.types
+        # Hashing 1000 fresh name strings costs more than the rest of the lookup: key on a sample,
+        # then confirm with an equality check (a memcmp per name).
+        key = (len(names), names[0], names[len(names) // 2], names[-1], types[0] if types else None)
+        profile = self._profiles.get(key)
+        if profile is not None and profile.names == names and profile.types == types:
+            self._profiles.move_to_end(key)
+            return profile
+        mappings = tuple(self._resolve(name) for name in names)
+        numeric = [
+            m.action is _Action.METRIC or (m.action is _Action.AUTO and type_ not in TEXT_TYPES)
+            for m, type_ in zip(mappings, types or (None,) * len(names), strict=True)
+        ]
+        numeric_rows = np.flatnonzero(np.array(numeric, dtype=bool))
+        profile = _Profile(
+            names=names,
+            types=types,
+            numeric_rows=numeric_rows,
+            numeric_series=np.array(
+                [mappings[row].series_id for row in numeric_rows.tolist()], dtype=np.int32
+            ),
+            other_rows=[row for row, is_numeric in enumerate(numeric) if not is_numeric],
+            mappings=mappings,
+        )
+        self._profiles[key] = profile
+        if len(self._profiles) > self._max_profiles:
+            self._profiles.popitem(last=False)
+        return profile
+
+    @staticmethod
+    def _others(
+        columns: ParameterColumns,
+        times: np.ndarray,
+        profile: _Profile,
+        unparsed: list[int],
+        report: MappedReport,
+        stats: MappingStats,
+        received_ns: int,
+    ) -> None:
+        log_attrs: dict[int, dict[str, AttrValue]] = {}
+        extra_resource: dict[str, AttrValue] = {}
+        for row in profile.other_rows + unparsed:
+            mapping = profile.mappings[row]
+            value = columns.values[row].as_py()
+            if mapping.action is _Action.DROP:
+                stats.dropped_by_rule += 1
+            elif mapping.action is _Action.RESOURCE:
+                extra_resource[mapping.resource_key] = value
+            elif value.strip() or mapping.action is _Action.LOG:
+                if mapping.action is _Action.METRIC:
+                    stats.not_numeric += 1
+                log_attrs.setdefault(int(times[row]), {})[columns.names[row]] = _text(value)
+        if extra_resource:
+            report.resource = tuple(sorted({**dict(report.resource), **extra_resource}.items()))
+        report.logs = [
+            LogEntry(time_ns=time, observed_ns=received_ns, body=REPORT_LOG_BODY, attributes=attrs)
+            for time, attrs in log_attrs.items()
+        ]
+
+
+def _parse_numbers(values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(doubles, ints, is_int, parsed) for string values: whole-array casts first (ints, then
+    doubles), per value only when the array mixes in something that is not a number."""
+    count = len(values)
+    if pc.any(pc.is_in(values, value_set=_BOOLEAN_TEXT)).as_py():
+        truth = pc.is_in(values, value_set=pa.array(["true", "True", "TRUE"]))
+        values = pc.if_else(pc.is_in(values, value_set=_BOOLEAN_TEXT), pc.if_else(truth, "1", "0"), values)
+    non_empty = pc.not_equal(values, "")
+    filled = pc.if_else(non_empty, values, "0")
+    try:
+        ints = pc.cast(filled, pa.int64()).to_numpy(zero_copy_only=False)
+        return np.zeros(count), ints, np.ones(count, dtype=bool), np.ones(count, dtype=bool)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    try:
+        doubles = pc.cast(filled, pa.float64()).to_numpy(zero_copy_only=False)
+        return (
+            doubles,
+            np.zeros(count, dtype=np.int64),
+            np.zeros(count, dtype=bool),
+            np.ones(count, dtype=bool),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    doubles, ints = np.zeros(count), np.zeros(count, dtype=np.int64)
+    is_int, parsed = np.zeros(count, dtype=bool), np.zeros(count, dtype=bool)
+    for at, text in enumerate(filled.to_pylist()):
+        number = _number(text)
+        if number is None:
+            continue
+        parsed[at] = True
+        if isinstance(number, int) and -(2**63) <= number < 2**63:
+            ints[at], is_int[at] = number, True
+        else:
+            doubles[at] = float(number)
+    return doubles, ints, is_int, parsed
