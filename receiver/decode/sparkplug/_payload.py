@@ -32,6 +32,7 @@ from ._values import IMPLIED_TYPE, SCALAR_TYPES, convert_scalar, text, to_dataty
 
 _NO_ALIASES: Mapping[int, AliasEntry] = MappingProxyType({})
 _NO_TYPES: Mapping[str, DataType] = MappingProxyType({})
+_NO_DEFINITIONS: Mapping[str, TemplateDefinition] = MappingProxyType({})
 _BINARY_TYPES = frozenset({DataType.Bytes, DataType.File})
 
 
@@ -69,32 +70,34 @@ def decode_message(
 ) -> DecodedPayload:
     """Second step of ``decode_payload``, for a message from ``parse_payload``."""
     decoder = _MetricDecoder(aliases or _NO_ALIASES, known_types or _NO_TYPES)
-    for index, metric in enumerate(message.metrics):
-        try:
-            decoder.top_level(metric)
+    top_level = decoder.top_level
+    metrics = message.metrics
+    for index, metric in enumerate(metrics):
+        try:  # free unless raised (Python 3.11 zero-cost exceptions)
+            top_level(metric)
         except (ValueError, struct.error) as exc:
             raise SparkplugDecodeError(f"metric #{index} ({_label(metric)}): {exc}") from exc
     try:
-        uuid = text(message.uuid) if message.HasField("uuid") else None
+        uuid = text(message.uuid) if message.uuid else None
     except ValueError as exc:
         raise SparkplugDecodeError(f"payload uuid: {exc}") from exc
     return DecodedPayload(
-        timestamp_ms=message.timestamp if message.HasField("timestamp") else None,
-        seq=message.seq if message.HasField("seq") else None,
-        uuid=uuid,
-        body=message.body if message.HasField("body") else None,
-        metrics=tuple(decoder.metrics),
-        unknown_aliases=tuple(decoder.unknown_aliases),
-        declared_aliases=decoder.declared_aliases or _NO_ALIASES,
-        duplicate_aliases=tuple(decoder.duplicate_aliases),
-        template_definitions=decoder.definitions or MappingProxyType({}),
+        message.timestamp if message.HasField("timestamp") else None,
+        message.seq if message.HasField("seq") else None,
+        uuid,
+        message.body if message.HasField("body") else None,
+        tuple(decoder.metrics),
+        tuple(decoder.unknown_aliases),
+        decoder.declared_aliases or _NO_ALIASES,
+        tuple(decoder.duplicate_aliases),
+        decoder.definitions or _NO_DEFINITIONS,
     )
 
 
 def _label(metric: pb.Payload.Metric) -> str:
-    if metric.HasField("name"):
+    if metric.name:
         return repr(metric.name)
-    return f"alias {metric.alias}" if metric.HasField("alias") else "no name"
+    return f"alias {metric.alias}" if metric.HasField("alias") else "no name or alias"
 
 
 class _Inherited:
@@ -113,9 +116,6 @@ class _Inherited:
         self.is_historical = is_historical
         self.is_transient = is_transient
         self.properties = properties
-
-
-_TOP_LEVEL = _Inherited(None, False, False, EMPTY_PROPERTIES)
 
 
 class _MetricDecoder:
@@ -139,33 +139,36 @@ class _MetricDecoder:
         self.definitions: dict[str, TemplateDefinition] = {}
 
     def top_level(self, metric: pb.Payload.Metric) -> None:
-        alias = metric.alias if metric.HasField("alias") else None
-        entry: AliasEntry | None = None
-        if metric.HasField("name"):
-            name = text(metric.name)
-        elif alias is not None:
+        # The hot path: called for every metric of every DATA message, hence the few HasField calls
+        # (an empty name cannot name anything, so it counts as absent).
+        raw_name = metric.name
+        if raw_name:
+            name = text(raw_name)
+            alias = metric.alias if metric.HasField("alias") else None
+            datatype = self._datatype(metric, name)
+            if alias is not None:
+                if alias in self.declared_aliases:
+                    self.duplicate_aliases.append(alias)
+                else:
+                    self.declared_aliases[alias] = AliasEntry(name, datatype)
+        elif metric.HasField("alias"):
+            alias = metric.alias
             entry = self.aliases.get(alias)
             if entry is None:
                 self.unknown_aliases.append(alias)
                 return
             name = entry.name
+            # DATA messages should omit the datatype: the birth's, bound to the alias, applies.
+            datatype = to_datatype(metric.datatype) if metric.datatype else entry.datatype
         else:
             raise ValueError("metric has neither a name nor an alias")
-        datatype = self._datatype(metric, name, entry)
-        if alias is not None and entry is None:
-            if alias in self.declared_aliases:
-                self.duplicate_aliases.append(alias)
-            else:
-                self.declared_aliases[alias] = AliasEntry(name, datatype)
-        self._emit(metric, name, alias, datatype, _TOP_LEVEL)
+        self._emit(metric, name, alias, datatype, None)
 
-    def _datatype(self, metric: pb.Payload.Metric, name: str, entry: AliasEntry | None) -> DataType:
+    def _datatype(self, metric: pb.Payload.Metric, name: str) -> DataType:
         # Births must carry the datatype; DATA messages should not, so fall back to what the birth
-        # said (via the alias or the name), and only then to what the value field implies.
+        # said for this name, and only then to what the value field implies.
         if metric.datatype:
             return to_datatype(metric.datatype)
-        if entry is not None:
-            return entry.datatype
         known = self.known_types.get(name)
         if known is not None:
             return known
@@ -178,46 +181,49 @@ class _MetricDecoder:
         name: str,
         alias: int | None,
         datatype: DataType,
-        inherited: _Inherited,
+        inherited: _Inherited | None,
     ) -> None:
-        timestamp_ms = metric.timestamp if metric.HasField("timestamp") else inherited.timestamp_ms
-        is_historical = metric.is_historical if metric.HasField("is_historical") else inherited.is_historical
-        is_transient = metric.is_transient if metric.HasField("is_transient") else inherited.is_transient
-        properties = inherited.properties
-        if metric.HasField("properties"):
-            own = _properties(metric.properties)
-            properties = {**properties, **own} if properties else own
+        if inherited is None:
+            timestamp_ms = metric.timestamp if metric.HasField("timestamp") else None
+            is_historical = metric.is_historical
+            is_transient = metric.is_transient
+            properties = _properties(metric.properties) if metric.HasField("properties") else EMPTY_PROPERTIES
+        else:
+            timestamp_ms = metric.timestamp if metric.HasField("timestamp") else inherited.timestamp_ms
+            is_historical = (
+                metric.is_historical if metric.HasField("is_historical") else inherited.is_historical
+            )
+            is_transient = metric.is_transient if metric.HasField("is_transient") else inherited.is_transient
+            properties = inherited.properties
+            if metric.HasField("properties"):
+                own = _properties(metric.properties)
+                properties = {**properties, **own} if properties else own
         field = metric.WhichOneof("value")
-        if datatype is DataType.Template and field == "template_value" and not metric.is_null:
-            template = metric.template_value
-            if template.is_definition:
-                self.definitions[name] = _definition(name, template)
-                return
-            members = _Inherited(timestamp_ms, is_historical, is_transient, properties)
-            for member in template.metrics:
-                if not member.HasField("name"):
-                    raise ValueError("template member has no name")
-                member_name = f"{name}/{text(member.name)}"
-                member_alias = member.alias if member.HasField("alias") else None
-                self._emit(
-                    member, member_name, member_alias, self._datatype(member, member_name, None), members
-                )
+        if field == "template_value" and datatype is DataType.Template and not metric.is_null:
+            self._template(
+                metric.template_value, name, _Inherited(timestamp_ms, is_historical, is_transient, properties)
+            )
             return
         value = _value(metric, datatype, field)
+        # A metric without any value can only mean null (some publishers omit the flag).
+        is_null = value is None and (metric.is_null or field is None)
         self.metrics.append(
             DecodedMetric(
-                name=name,
-                alias=alias,
-                timestamp_ms=timestamp_ms,
-                datatype=datatype,
-                value=value,
-                # A metric without any value can only mean null (some publishers omit the flag).
-                is_null=value is None and (metric.is_null or field is None),
-                is_historical=is_historical,
-                is_transient=is_transient,
-                properties=properties,
+                name, alias, timestamp_ms, datatype, value, is_null, is_historical, is_transient, properties
             )
         )
+
+    def _template(self, template: pb.Payload.Template, name: str, inherited: _Inherited) -> None:
+        """Flatten an instance into ``name/member`` metrics; record a definition instead."""
+        if template.is_definition:
+            self.definitions[name] = _definition(name, template)
+            return
+        for member in template.metrics:
+            if not member.name:
+                raise ValueError("template member has no name")
+            member_name = f"{name}/{text(member.name)}"
+            member_alias = member.alias if member.HasField("alias") else None
+            self._emit(member, member_name, member_alias, self._datatype(member, member_name), inherited)
 
 
 def _value(metric: pb.Payload.Metric, datatype: DataType, field: str | None) -> MetricValue:

@@ -47,11 +47,15 @@ SCALAR_TYPES: frozenset[DataType] = frozenset(
 )
 
 
+# Indexed by code: the enum is contiguous from 0, and a tuple index is far cheaper than DataType(code).
+_BY_CODE: tuple[DataType, ...] = tuple(DataType)
+assert all(datatype == code for code, datatype in enumerate(_BY_CODE))
+
+
 def to_datatype(code: int) -> DataType:
-    try:
-        return DataType(code)
-    except ValueError:
-        raise ValueError(f"unknown datatype code {code}") from None
+    if 0 <= code < len(_BY_CODE):
+        return _BY_CODE[code]
+    raise ValueError(f"unknown datatype code {code}")
 
 
 def fit_integer(datatype: DataType, raw: int) -> int:
