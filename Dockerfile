@@ -16,7 +16,10 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY receiver ./receiver
 COPY tools ./tools
-RUN python -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir .
+# Protobuf bindings (Sparkplug, USP) are generated at build time, then packaged with the sources.
+RUN python -m venv /opt/build && /opt/build/bin/pip install --no-cache-dir grpcio-tools==1.85.1 \
+    && /opt/build/bin/python tools/gen_protos.py \
+    && python -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir .
 
 # --- runtime
 FROM python:3.11-slim-bookworm
