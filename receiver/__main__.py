@@ -17,6 +17,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", help="listen address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default 8080)")
     serve.add_argument("--otlp-endpoint", help="collector OTLP/gRPC HOST:PORT (default 127.0.0.1:4317)")
+    serve.add_argument(
+        "--mqtt-broker", help="mqtt://HOST:PORT: turn on the MQTT inputs (Sparkplug B host, LwM2M, USP)"
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -29,6 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "server.host": args.host,
                 "server.port": args.port,
                 "export.endpoint": args.otlp_endpoint,
+                "mqtt.broker": args.mqtt_broker,
             },
         )
     except ConfigError as exc:

@@ -17,7 +17,7 @@ from starlette.routing import Route
 from .batch import Batcher, SealedBatch
 from .config import ReceiverConfig
 from .export import OtlpGrpcExporter
-from .ingress import BulkDataEndpoint
+from .ingress import BulkDataEndpoint, MqttInputs
 from .mapping import BulkDataMapper, load_rules, load_tr181_table
 from .signals import SeriesRegistry
 from .telemetry import ReceiverMetrics
@@ -43,6 +43,9 @@ class Pipeline:
         self.bulkdata = BulkDataEndpoint(config, self.mapper, self.batcher, self.metrics)
         self.healthy = True
         self.exporter.on_worker_died = self._worker_died
+        self.mqtt: MqttInputs | None = None
+        if config.mqtt.broker is not None:
+            self.mqtt = MqttInputs(config.mqtt, self.registry, self.batcher, self.metrics)
 
     def _submit(self, batch: SealedBatch) -> None:
         self.metrics.pending.set(self.batcher.pending_points)
@@ -54,8 +57,12 @@ class Pipeline:
 
     async def start(self) -> None:
         await self.exporter.start()
+        if self.mqtt is not None:
+            await self.mqtt.start()
 
     async def stop(self) -> None:
+        if self.mqtt is not None:
+            await self.mqtt.stop()
         await self.batcher.stop()
         await self.exporter.stop()
 

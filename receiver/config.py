@@ -66,12 +66,31 @@ class ExportConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class MqttConfig:
+    """MQTT inputs (Sparkplug B host, LwM2M, USP bulk data); off unless ``broker`` is set."""
+
+    broker: str | None = None  # mqtt://HOST[:PORT] or mqtts://HOST[:PORT]
+    username: str | None = None
+    password_file: str | None = None  # or the RECEIVER_MQTT_PASSWORD environment variable
+    ca_file: str | None = None
+    client_id: str | None = None  # default: the host id
+    host_id: str = "telemetry-receiver"
+    sparkplug_groups: tuple[str, ...] = ("+",)  # subscribe spBv1.0/{group}/#; "+" means every group
+    lwm2m_topics: tuple[str, ...] = ("lwm2m/#",)
+    usp_topics: tuple[str, ...] = ("usp/bulkdata/#",)
+    reorder_timeout_ms: int = 2000
+    rebirth_min_interval_ms: int = 5000
+    max_queued_messages: int = 10_000
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReceiverConfig:
     server: ServerConfig = field(default_factory=ServerConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     mapping: MappingConfig = field(default_factory=MappingConfig)
     batch: BatchConfig = field(default_factory=BatchConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
 
     def validate(self) -> list[str]:
         problems: list[str] = []
@@ -115,6 +134,21 @@ class ReceiverConfig:
             problems.append(
                 f"mapping.csv_separator must be one character, got {self.mapping.csv_separator!r}"
             )
+        if self.mqtt.broker is not None and not self.mqtt.broker.startswith(("mqtt://", "mqtts://")):
+            problems.append(
+                f"mqtt.broker must be mqtt://HOST[:PORT] or mqtts://HOST[:PORT], got {self.mqtt.broker!r}"
+            )
+        if not self.mqtt.host_id or any(c in self.mqtt.host_id for c in "/+#"):
+            problems.append(
+                f"mqtt.host_id must be non-empty without '/', '+' or '#', got {self.mqtt.host_id!r}"
+            )
+        for key in ("reorder_timeout_ms", "rebirth_min_interval_ms", "max_queued_messages"):
+            if getattr(self.mqtt, key) < 0:
+                problems.append(f"mqtt.{key} must be >= 0, got {getattr(self.mqtt, key)!r}")
+        for key in ("password_file", "ca_file"):
+            path = getattr(self.mqtt, key)
+            if path is not None and not Path(path).is_file():
+                problems.append(f"mqtt.{key}: no such file {path!r}")
         if self.mapping.rules_file is not None and not Path(self.mapping.rules_file).is_file():
             problems.append(f"mapping.rules_file: no such file {self.mapping.rules_file!r}")
         return problems

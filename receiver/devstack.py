@@ -142,6 +142,48 @@ def run_receiver(
             stop(process)
 
 
+@dataclass
+class Broker:
+    host: str
+    port: int
+    process: "subprocess.Popen[bytes]"
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+
+@contextlib.contextmanager
+def run_mosquitto(workdir: Path, port: int | None = None) -> Iterator[Broker]:
+    """A real Mosquitto broker (Debian package) on a loopback port, anonymous, no persistence."""
+    binary = next((p for p in ("/usr/sbin/mosquitto", "/usr/bin/mosquitto") if Path(p).exists()), None)
+    if binary is None:
+        raise RuntimeError("mosquitto is not installed: apt-get install mosquitto (.ci/run does)")
+    port = port or free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / f"mosquitto-{port}.conf"
+    config.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\n"
+    )
+    with (workdir / f"mosquitto-{port}.log").open("ab") as log:
+        process = subprocess.Popen([binary, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"mosquitto exited with {process.returncode}; see {log.name}")
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise TimeoutError("mosquitto did not listen within 10s") from None
+                    time.sleep(0.05)
+            yield Broker("127.0.0.1", port, process)
+        finally:
+            stop(process)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         prog="python -m receiver.devstack",

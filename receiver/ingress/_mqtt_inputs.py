@@ -1,0 +1,181 @@
+"""The receiver's MQTT inputs on one broker session: a Sparkplug B 3.0 Host Application, LwM2M over
+MQTT, and USP bulk data Records. Routes each message to its decoder and mapping, hands the reports to
+the batcher, and owns the host's STATE birth and death."""
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from gmqtt import Message
+
+from ..batch import Batcher, Overloaded
+from ..config import MqttConfig
+from ..decode import DecodeError
+from ..decode._lwm2m import decode_lwm2m
+from ..decode.sparkplug import (
+    EmitLifecycle,
+    EmitMetrics,
+    HostSessions,
+    SendRebirth,
+    SparkplugSessionConfig,
+    decode_state,
+    encode_rebirth_ncmd,
+    encode_state,
+    state_topic,
+)
+from ..mapping._lwm2m import map_lwm2m
+from ..mapping._sparkplug import SparkplugMapper
+from ..signals import MappedReport, SeriesRegistry
+from ..telemetry import ReceiverMetrics
+from ._mqtt import MqttSession, MqttSettings
+
+log = logging.getLogger(__name__)
+PASSWORD_ENV = "RECEIVER_MQTT_PASSWORD"
+_TICK_S = 0.1
+# Extra inputs (USP bulk data) plug in here: topic prefix -> (topic, payload, received_ns) -> reports.
+ExtraDecoder = Callable[[str, bytes, int], list[MappedReport]]
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class MqttInputs:
+    def __init__(
+        self,
+        config: MqttConfig,
+        registry: SeriesRegistry,
+        batcher: Batcher,
+        metrics: ReceiverMetrics,
+        extra: dict[str, ExtraDecoder] | None = None,
+    ) -> None:
+        assert config.broker is not None
+        self._config = config
+        self._batcher = batcher
+        self._metrics = metrics
+        self._registry = registry
+        self._extra = extra or {}
+        self.sessions = HostSessions(
+            SparkplugSessionConfig(
+                reorder_timeout_ms=config.reorder_timeout_ms,
+                rebirth_min_interval_ms=config.rebirth_min_interval_ms,
+            )
+        )
+        self._sparkplug = SparkplugMapper(registry)
+        self._state_topic = state_topic(config.host_id)
+        # The birth must carry the timestamp of the Will in the CONNECT that preceded it.
+        self._will_ms = _now_ms()
+        groups = config.sparkplug_groups or ("+",)
+        subscriptions = [(self._state_topic, 1)]
+        subscriptions += [("spBv1.0/#", 1)] if "+" in groups else [(f"spBv1.0/{g}/#", 1) for g in groups]
+        subscriptions += [(t, 1) for t in (*config.lwm2m_topics, *config.usp_topics)]
+        self.session = MqttSession(
+            config.broker,
+            MqttSettings(
+                client_id=config.client_id or config.host_id,
+                subscriptions=tuple(subscriptions),
+                will=Message(self._state_topic, encode_state(False, self._will_ms), qos=1, retain=True),
+            ),
+            self._handle,
+            username=config.username,
+            password=_password(config),
+            ca_file=config.ca_file,
+            max_queued=config.max_queued_messages,
+            on_connected=self._birth,
+            on_disconnected=self._lost,
+        )
+        self._ticker: asyncio.Task[None] | None = None
+        self.rebirths_sent = 0
+
+    async def start(self) -> None:
+        await self.session.start()
+        self._ticker = asyncio.create_task(self._tick(), name="sparkplug-reorder-timer")
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+        # A clean disconnect publishes the death certificate first, with the time of disconnecting.
+        await self.session.stop(
+            before_disconnect=lambda: self.session.publish(
+                self._state_topic, encode_state(False, _now_ms()), qos=1, retain=True
+            )
+        )
+
+    def _birth(self) -> None:
+        self.session.publish(self._state_topic, encode_state(True, self._will_ms), qos=1, retain=True)
+
+    def _lost(self) -> None:
+        self._submit_actions(self.sessions.on_host_disconnected(_now_ms()))
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(_TICK_S)
+            actions = self.sessions.tick(_now_ms())
+            if actions:
+                self._submit_actions(actions)
+
+    async def _handle(self, topic: str, payload: bytes) -> "Awaitable[None] | None":
+        received_ns = time.time_ns()
+        if topic.startswith("spBv1.0/"):
+            if topic == self._state_topic:
+                if not decode_state(payload).online:
+                    self._birth()  # our own offline STATE was delivered (e.g. a stale Will): we are online
+                return None
+            if topic.startswith("spBv1.0/STATE/"):
+                return None  # other host applications
+            return await self._admit(
+                self._reports(self.sessions.on_message(topic, payload, _now_ms()), received_ns)
+            )
+        if topic.startswith("lwm2m/"):
+            report = map_lwm2m(decode_lwm2m(topic, payload), self._registry, received_ns=received_ns)
+            return await self._admit([report])
+        for prefix, decoder in self._extra.items():
+            if topic.startswith(prefix):
+                return await self._admit(decoder(topic, payload, received_ns))
+        raise DecodeError(f"no input for topic {topic!r}")
+
+    def _reports(
+        self, actions: list[EmitMetrics | EmitLifecycle | SendRebirth], received_ns: int
+    ) -> list[MappedReport]:
+        reports = []
+        for action in actions:
+            if isinstance(action, EmitMetrics):
+                reports.append(self._sparkplug.map_metrics(action, received_ns=received_ns))
+            elif isinstance(action, EmitLifecycle):
+                reports.append(self._sparkplug.map_lifecycle(action, received_ns=received_ns))
+            else:
+                self.session.publish(action.topic, encode_rebirth_ncmd(_now_ms()), qos=0)
+                self.rebirths_sent += 1
+        return reports
+
+    def _submit_actions(self, actions: list[EmitMetrics | EmitLifecycle | SendRebirth]) -> None:
+        """Timer and disconnect events: not tied to a message, so nothing waits on them."""
+        for report in self._reports(actions, time.time_ns()):
+            try:
+                self._batcher.add(report)
+            except Overloaded:
+                self._metrics.points_dropped.labels("overload_lifecycle").inc(report.point_count)
+
+    async def _admit(self, reports: list[MappedReport]) -> "Awaitable[None] | None":
+        """Hand reports to the batcher in order, waiting (reads paused upstream) while it is full."""
+        acks = []
+        for report in reports:
+            while True:
+                try:
+                    acks.append(self._batcher.add(report))
+                    break
+                except Overloaded:
+                    await asyncio.sleep(0.05)
+        if not acks:
+            return None
+        return asyncio.gather(*acks)
+
+
+def _password(config: MqttConfig) -> str | None:
+    if config.password_file:
+        return Path(config.password_file).read_text().strip()
+    return os.environ.get(PASSWORD_ENV)

@@ -1,0 +1,181 @@
+"""Sparkplug B host actions -> OpenTelemetry: metrics as gauges of the device (or edge node)
+resource, text-like values and lifecycle events as log records.
+
+Choices: numbers and booleans (0/1) are Gauges (Sparkplug has no counter semantics), ``engUnit`` is
+the unit and ``Quality`` a point attribute; numeric arrays become one point per element with
+``sparkplug.index``; String/Text/UUID/DateTime/Bytes/DataSet values go to one log record per
+message (``sparkplug.data``); transient metrics are kept, marked ``sparkplug.transient``."""
+
+import base64
+from collections.abc import Iterable
+
+import orjson
+
+from ..decode.sparkplug import (
+    DataType,
+    DecodedDataSet,
+    DecodedMetric,
+    EdgeNodeKey,
+    EmitLifecycle,
+    EmitMetrics,
+)
+from ..signals import Attributes, AttrValue, LogEntry, MappedReport, MetricSeries, SeriesRegistry
+
+SERVICE_SPARKPLUG = "sparkplug"
+_NUMERIC = frozenset(
+    {
+        DataType.Int8,
+        DataType.Int16,
+        DataType.Int32,
+        DataType.Int64,
+        DataType.UInt8,
+        DataType.UInt16,
+        DataType.UInt32,
+        DataType.UInt64,
+        DataType.Float,
+        DataType.Double,
+        DataType.Boolean,
+    }
+)
+_NUMERIC_ARRAYS = frozenset(
+    {
+        DataType.Int8Array,
+        DataType.Int16Array,
+        DataType.Int32Array,
+        DataType.Int64Array,
+        DataType.UInt8Array,
+        DataType.UInt16Array,
+        DataType.UInt32Array,
+        DataType.UInt64Array,
+        DataType.FloatArray,
+        DataType.DoubleArray,
+        DataType.BooleanArray,
+    }
+)
+
+
+def sparkplug_resource(node: EdgeNodeKey, device_id: str | None) -> Attributes:
+    attrs: dict[str, AttrValue] = {
+        "device.id": f"{node.group_id}/{node.edge_node_id}" + (f"/{device_id}" if device_id else ""),
+        "sparkplug.group_id": node.group_id,
+        "sparkplug.edge_node_id": node.edge_node_id,
+        "service.name": SERVICE_SPARKPLUG,
+    }
+    if device_id:
+        attrs["sparkplug.device_id"] = device_id
+    return tuple(sorted(attrs.items()))
+
+
+class SparkplugMapper:
+    def __init__(self, registry: SeriesRegistry) -> None:
+        self._registry = registry
+        self._series: dict[tuple[str, str, AttrValue, bool, int], int | None] = {}
+        # engUnit travels in the BIRTH; DATA messages repeat only values, so the unit is remembered.
+        self._units: dict[tuple[EdgeNodeKey, str | None, str], str] = {}
+
+    def map_metrics(self, action: EmitMetrics, *, received_ns: int) -> MappedReport:
+        report = MappedReport(resource=sparkplug_resource(action.node, action.device_id))
+        default_ms = action.timestamp_ms
+        text: dict[str, AttrValue] = {}
+        birth = str(action.message_type) in ("NBIRTH", "DBIRTH")
+        for metric in action.metrics:
+            unit = metric.properties.get("engUnit")
+            if birth and isinstance(unit, str):
+                self._units[(action.node, action.device_id, metric.name)] = unit
+            elif not isinstance(unit, str):
+                unit = self._units.get((action.node, action.device_id, metric.name), "")
+            assert isinstance(unit, str)
+            ms = metric.timestamp_ms if metric.timestamp_ms is not None else default_ms
+            time_ns = received_ns if ms is None else ms * 1_000_000
+            if metric.is_null or metric.value is None:
+                continue  # an explicit "no value": nothing to plot
+            if metric.datatype in _NUMERIC and isinstance(metric.value, int | float):
+                self._point(report, metric, unit, time_ns, metric.value, -1)
+            elif metric.datatype in _NUMERIC_ARRAYS and isinstance(metric.value, tuple):
+                for index, item in enumerate(metric.value):
+                    if isinstance(item, int | float):
+                        self._point(report, metric, unit, time_ns, item, index)
+            else:
+                text[metric.name] = _text(metric.value)
+        if text:
+            report.logs.append(
+                LogEntry(
+                    time_ns=received_ns if default_ms is None else default_ms * 1_000_000,
+                    observed_ns=received_ns,
+                    body="sparkplug.data",
+                    attributes={**text, "sparkplug.message_type": str(action.message_type)},
+                )
+            )
+        return report
+
+    def map_lifecycle(self, action: EmitLifecycle, *, received_ns: int) -> MappedReport:
+        attrs = {f"sparkplug.{key}": _attr(value) for key, value in action.attrs.items() if value is not None}
+        entry = LogEntry(
+            time_ns=action.timestamp_ms * 1_000_000,
+            observed_ns=received_ns,
+            body=f"sparkplug.{action.kind}",
+            attributes=attrs,
+            severity_number=13 if action.kind in _WARNINGS else 9,
+            severity_text="WARN" if action.kind in _WARNINGS else "INFO",
+        )
+        return MappedReport(resource=sparkplug_resource(action.node, action.device_id), logs=[entry])
+
+    def _point(
+        self,
+        report: MappedReport,
+        metric: DecodedMetric,
+        unit: str,
+        time_ns: int,
+        value: int | float,
+        index: int,
+    ) -> None:
+        quality = metric.properties.get("Quality")
+        key = (metric.name, unit, quality, metric.is_transient, index)
+        series_id = self._series.get(key, -2)
+        if series_id == -2:
+            attrs: list[tuple[str, AttrValue]] = []
+            if quality is not None:
+                attrs.append(("sparkplug.quality", _attr(quality)))
+            if metric.is_transient:
+                attrs.append(("sparkplug.transient", True))
+            if index >= 0:
+                attrs.append(("sparkplug.index", index))
+            series_id = self._registry.intern(
+                MetricSeries(metric.name, key[1], "gauge", False, tuple(sorted(attrs)))
+            )
+            self._series[key] = series_id
+        if series_id is None or series_id < 0:
+            return
+        report.metrics.append(series_id, time_ns, int(value) if isinstance(value, bool) else value)
+
+
+_WARNINGS = frozenset(
+    {
+        "ndeath",
+        "ddeath",
+        "stale",
+        "seq_gap",
+        "rebirth_requested",
+        "unknown_alias",
+        "alias_conflict",
+        "malformed",
+        "data_before_birth",
+        "late_message",
+    }
+)
+
+
+def _attr(value: object) -> AttrValue:
+    if isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, Iterable):
+        return orjson.dumps(list(value)).decode()
+    return str(value)
+
+
+def _text(value: object) -> AttrValue:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, DecodedDataSet):
+        return orjson.dumps({"columns": list(value.columns), "rows": [list(r) for r in value.rows]}).decode()
+    return _attr(value)
