@@ -81,7 +81,8 @@ def test_kinds_units_instances_and_logs_from_the_data_model() -> None:
 def test_numeric_parameter_with_text_value_goes_to_the_log_not_lost() -> None:
     body = (
         HEADER
-        + "1700000000,Device.DeviceInfo.UpTime,unknown,unsignedInt\n1700000000,Device.DeviceInfo.MemoryStatus.Total,1024,unsignedInt\n"
+        + "1700000000,Device.DeviceInfo.UpTime,unknown,unsignedInt\n"
+        + "1700000000,Device.DeviceInfo.MemoryStatus.Total,1024,unsignedInt\n"
     )
     exact, fast, registry = _map_both(body)
     for report in (exact, fast):
