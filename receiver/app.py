@@ -46,6 +46,34 @@ class Pipeline:
         self.mqtt: MqttInputs | None = None
         if config.mqtt.broker is not None:
             self.mqtt = MqttInputs(config.mqtt, self.registry, self.batcher, self.metrics)
+        self._expose_counters()
+
+    def _expose_counters(self) -> None:
+        stats, add = self.exporter.stats, self.metrics.counter_source
+        add("receiver_export_requests", "OTLP export calls", lambda: stats.requests)
+        add("receiver_export_retries", "OTLP export retries", lambda: stats.retries)
+        add(
+            "receiver_export_failed_batches",
+            "Batches the collector did not take",
+            lambda: stats.failed_batches,
+        )
+        add(
+            "receiver_datapoints_exported", "Points the collector acknowledged", lambda: stats.exported_points
+        )
+        add(
+            "receiver_datapoints_rejected",
+            "Points the collector refused (partial success)",
+            lambda: stats.rejected_points,
+        )
+        if self.mqtt is not None:
+            session = self.mqtt.session
+            add("receiver_mqtt_messages", "MQTT messages handled", lambda: session.handled, outcome="handled")
+            add("receiver_mqtt_messages", "MQTT messages handled", lambda: session.failed, outcome="failed")
+            add(
+                "receiver_sparkplug_rebirths_sent",
+                "Rebirth NCMDs sent",
+                lambda: self.mqtt.rebirths_sent if self.mqtt else 0,
+            )
 
     def _submit(self, batch: SealedBatch) -> None:
         self.metrics.pending.set(self.batcher.pending_points)
