@@ -84,7 +84,8 @@ def main() -> None:
     ]
     width = max(len(name) for name, _ in rows)
     print(
-        f"\nSparkplug benchmark: {args.nodes} nodes x {args.devices} devices, {args.metrics} metrics per DDATA"
+        f"\nSparkplug benchmark: {args.nodes} nodes x {args.devices} devices, "
+        f"{args.metrics} metrics per DDATA"
     )
     for name, value in rows:
         print(f"| {name:<{width}} | {value:>20} |")

@@ -89,5 +89,9 @@ def _rule(index: int, entry: Any, problems: list[str]) -> Rule | None:
             problems.append(f"{where}.{key}: expected a string, got {value!r}")
     checked_kind = cast("RuleKind | None", kind)
     return Rule(
-        match=match, kind=checked_kind, unit=unit, drop=bool(entry.get("drop", False)), to_resource=to_resource
+        match=match,
+        kind=checked_kind,
+        unit=unit,
+        drop=bool(entry.get("drop", False)),
+        to_resource=to_resource,
     )
