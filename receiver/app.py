@@ -20,6 +20,7 @@ from .export import OtlpGrpcExporter
 from .ingress import BulkDataEndpoint, MqttInputs
 from .mapping import BulkDataMapper, load_rules, load_tr181_table
 from .signals import SeriesRegistry
+from .spool import Spool
 from .telemetry import ReceiverMetrics
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,17 @@ class Pipeline:
         self.metrics = ReceiverMetrics()
         self.registry = SeriesRegistry()
         self.exporter = OtlpGrpcExporter(config.export, self.registry)
-        self.batcher = Batcher(config.batch, self._submit)
+        self.spool: Spool | None = None
+        if config.spool.enabled:
+            self.spool = Spool(
+                config.spool,
+                self.registry,
+                self.exporter.submit,
+                max_in_flight=2 * config.export.max_in_flight,
+            )
+            self.batcher = Batcher(config.batch, self.spool.append, admission=self.spool.full_reason)
+        else:
+            self.batcher = Batcher(config.batch, self._submit)
         self.mapper = BulkDataMapper(
             load_tr181_table(),
             self.registry,
@@ -65,6 +76,34 @@ class Pipeline:
             "Points the collector refused (partial success)",
             lambda: stats.rejected_points,
         )
+        if self.spool is not None:
+            spool = self.spool
+            add(
+                "receiver_spool_appended_batches",
+                "Batches written to the spool",
+                lambda: spool.stats.appended,
+            )
+            add(
+                "receiver_spool_acked_batches",
+                "Spooled batches the collector acknowledged",
+                lambda: spool.stats.acked,
+            )
+            add(
+                "receiver_spool_replayed_batches",
+                "Batches replayed from disk at start",
+                lambda: spool.stats.replayed,
+            )
+            add(
+                "receiver_spool_write_errors",
+                "Failed spool writes (answered 503)",
+                lambda: spool.stats.write_errors,
+            )
+            gauge = self.metrics.gauge_source
+            gauge("receiver_spool_depth_batches", "Spooled batches not yet acknowledged", lambda: spool.depth)
+            gauge("receiver_spool_bytes", "Bytes on disk in the spool", lambda: spool.bytes_on_disk)
+            gauge(
+                "receiver_spool_oldest_age_seconds", "Age of the oldest unexported batch", spool.oldest_age_s
+            )
         if self.mqtt is not None:
             session = self.mqtt.session
             add("receiver_mqtt_messages", "MQTT messages handled", lambda: session.handled, outcome="handled")
@@ -85,6 +124,8 @@ class Pipeline:
 
     async def start(self) -> None:
         await self.exporter.start()
+        if self.spool is not None:
+            await self.spool.start()
         if self.mqtt is not None:
             await self.mqtt.start()
 
@@ -92,6 +133,8 @@ class Pipeline:
         if self.mqtt is not None:
             await self.mqtt.stop()
         await self.batcher.stop()
+        if self.spool is not None:
+            await self.spool.stop()  # what is not exported yet stays on disk for the next start
         await self.exporter.stop()
 
 

@@ -66,6 +66,20 @@ class ExportConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SpoolConfig:
+    """Accepted data is written here (and fsynced) before the sender gets a 2xx. Off: the answer
+    waits for the collector's acknowledgement instead, which is just as safe but slower."""
+
+    enabled: bool = True
+    directory: str = "var/spool"
+    max_bytes: int = 1024 * MiB  # beyond it: 503 + Retry-After, MQTT reads pause
+    segment_bytes: int = 64 * MiB
+    commit_window_s: float = 0.005  # group commit: one fsync for every batch sealed in the window
+    fsync: bool = True
+    memory_batches: int = 32  # batches kept in memory for export; the rest is read back from disk
+
+
+@dataclass(frozen=True, kw_only=True)
 class MqttConfig:
     """MQTT inputs (Sparkplug B host, LwM2M, USP bulk data); off unless ``broker`` is set."""
 
@@ -91,6 +105,7 @@ class ReceiverConfig:
     batch: BatchConfig = field(default_factory=BatchConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
+    spool: SpoolConfig = field(default_factory=SpoolConfig)
 
     def validate(self) -> list[str]:
         problems: list[str] = []
@@ -149,6 +164,8 @@ class ReceiverConfig:
             path = getattr(self.mqtt, key)
             if path is not None and not Path(path).is_file():
                 problems.append(f"mqtt.{key}: no such file {path!r}")
+        for key in ("max_bytes", "segment_bytes", "commit_window_s", "memory_batches"):
+            positive(f"spool.{key}", getattr(self.spool, key))
         if self.mapping.rules_file is not None and not Path(self.mapping.rules_file).is_file():
             problems.append(f"mapping.rules_file: no such file {self.mapping.rules_file!r}")
         return problems

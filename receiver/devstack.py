@@ -131,7 +131,7 @@ def run_receiver(
                 *extra_args,
             ],
             cwd=REPO,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, "RECEIVER_SPOOL__DIRECTORY": str(workdir / f"spool-{port}"), **(env or {})},
             stdout=output,
             stderr=subprocess.STDOUT if output else None,
         )

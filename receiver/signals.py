@@ -118,3 +118,11 @@ class MappedReport:
     def point_count(self) -> int:
         chunk = 0 if self.metric_chunk is None else int(self.metric_chunk.num_rows)
         return len(self.metrics) + chunk + len(self.logs)
+
+
+class NotDelivered(Exception):
+    """The data of a report could not be made safe (exported or spooled): its sender must resend."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

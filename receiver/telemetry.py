@@ -56,6 +56,9 @@ class ReceiverMetrics:
             registry=self.registry,
         )
 
+    def gauge_source(self, name: str, doc: str, read: Callable[[], float]) -> None:
+        Gauge(name, doc, registry=self.registry).set_function(read)
+
     def counter_source(self, name: str, doc: str, read: Callable[[], float], **labels: str) -> None:
         """Expose a component's own counter (``name`` without ``_total``) at scrape time."""
         self._sources.counters.append((name, doc, labels, read))

@@ -23,9 +23,16 @@ class BatcherClosed(Exception):
 
 
 class Batcher:
-    def __init__(self, config: BatchConfig, sink: Callable[[SealedBatch], None]) -> None:
+    def __init__(
+        self,
+        config: BatchConfig,
+        sink: Callable[[SealedBatch], None],
+        admission: Callable[[], str | None] | None = None,
+    ) -> None:
+        """``admission`` names a reason to refuse new reports (e.g. the spool is full), or None."""
         self._config = config
         self._sink = sink
+        self._admission = admission
         self._builder: BatchBuilder | None = None
         self._done: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -47,6 +54,10 @@ class Batcher:
             raise Overloaded(
                 f"{self.pending_points} points pending export, limit {self._config.max_pending_points}"
             )
+        if self._admission is not None:
+            reason = self._admission()
+            if reason is not None:
+                raise Overloaded(reason)
         if self._builder is None or self._done is None:
             self._builder = BatchBuilder(created=loop.time())
             self._done = loop.create_future()

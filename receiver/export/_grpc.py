@@ -17,7 +17,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 
 from ..batch import SealedBatch
 from ..config import ExportConfig
-from ..signals import SeriesRegistry
+from ..signals import NotDelivered, SeriesRegistry
 from ._otlp_encode import encode_logs, encode_metrics
 
 log = logging.getLogger(__name__)
@@ -38,10 +38,9 @@ RETRYABLE_CODES = frozenset(
 _JITTER = 0.2
 
 
-class ExportError(Exception):
+class ExportError(NotDelivered):
     def __init__(self, reason: str, *, retryable: bool) -> None:
         super().__init__(reason)
-        self.reason = reason
         self.retryable = retryable
 
 

@@ -14,8 +14,8 @@ from starlette.responses import PlainTextResponse, Response
 from ..batch import Batcher, BatcherClosed, Overloaded
 from ..config import ReceiverConfig
 from ..decode import DecodeError, TooLarge, decode_bulkdata
-from ..export import ExportError
 from ..mapping import BulkDataMapper, bulkdata_resource
+from ..signals import NotDelivered
 from ..telemetry import ReceiverMetrics
 from ._body import decode_content, read_limited
 from ._query import split_target
@@ -80,7 +80,7 @@ class BulkDataEndpoint:
         try:
             # shield: a CPE that hangs up must not cancel the batch shared with other reports.
             await asyncio.shield(acked)
-        except ExportError as exc:
+        except NotDelivered as exc:
             return self._unavailable(f"not delivered, send again: {exc.reason}")
         return Response(status_code=204)
 

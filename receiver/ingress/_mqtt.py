@@ -8,6 +8,7 @@ waits and socket reads pause instead of queueing without bound."""
 
 import asyncio
 import contextlib
+import functools
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
@@ -157,7 +158,7 @@ class MqttSession:
                 if waiter is None:
                     done.set_result(None)
                 else:
-                    asyncio.ensure_future(waiter).add_done_callback(lambda f, d=done: _settle(d, f))
+                    asyncio.ensure_future(waiter).add_done_callback(functools.partial(_settle, done))
                 self.handled += 1
             except Exception as exc:  # a bad message never stops the session
                 self.failed += 1

@@ -172,7 +172,11 @@ class MqttInputs:
                     await asyncio.sleep(0.05)
         if not acks:
             return None
-        return asyncio.gather(*acks)
+        return _all_acknowledged(acks)
+
+
+async def _all_acknowledged(acks: list["asyncio.Future[None]"]) -> None:
+    await asyncio.gather(*acks)
 
 
 def _password(config: MqttConfig) -> str | None:

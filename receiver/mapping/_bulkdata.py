@@ -95,7 +95,7 @@ class BulkDataMapper:
                     else:
                         points.append(mapping.series_id, time, number)
                     continue
-                if value == "":
+                if isinstance(value, str) and not value.strip():
                     continue  # an empty CSV cell carries no measurement
                 if action is _Action.METRIC:
                     stats.not_numeric += 1

@@ -49,8 +49,8 @@ class ColumnsMapper:
         )
         rows = profile.numeric_rows
         values = columns.values if len(rows) == count else columns.values.take(pa.array(rows))
-        doubles, ints, is_int, parsed = _parse_numbers(values)
-        unparsed = rows[~parsed].tolist()
+        doubles, ints, is_int, parsed, blank = _parse_numbers(values)
+        unparsed = rows[~parsed & ~blank].tolist()
         series = profile.numeric_series
         keep = parsed & (series >= 0)
         stats.series_overflow = int(np.count_nonzero(parsed & (series < 0)))
@@ -126,18 +126,20 @@ class ColumnsMapper:
         ]
 
 
-def _parse_numbers(values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(doubles, ints, is_int, parsed) for string values: whole-array casts first (ints, then
-    doubles), per value only when the array mixes in something that is not a number."""
+def _parse_numbers(values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(doubles, ints, is_int, parsed, blank) for string values: whole-array casts first (ints, then
+    doubles), per value only when the array mixes in something that is not a number. Blank values
+    (empty CSV cells) carry no measurement: neither parsed nor for the log."""
     count = len(values)
     if pc.any(pc.is_in(values, value_set=_BOOLEAN_TEXT)).as_py():
         truth = pc.is_in(values, value_set=pa.array(["true", "True", "TRUE"]))
         values = pc.if_else(pc.is_in(values, value_set=_BOOLEAN_TEXT), pc.if_else(truth, "1", "0"), values)
-    non_empty = pc.not_equal(values, "")
-    filled = pc.if_else(non_empty, values, "0")
+    empty = pc.equal(values, "")
+    blank = empty.to_numpy(zero_copy_only=False)
+    filled = pc.if_else(empty, "0", values)
     try:
         ints = pc.cast(filled, pa.int64()).to_numpy(zero_copy_only=False)
-        return np.zeros(count), ints, np.ones(count, dtype=bool), np.ones(count, dtype=bool)
+        return np.zeros(count), ints, np.ones(count, dtype=bool), ~blank, blank
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     try:
@@ -146,19 +148,22 @@ def _parse_numbers(values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray
             doubles,
             np.zeros(count, dtype=np.int64),
             np.zeros(count, dtype=bool),
-            np.ones(count, dtype=bool),
+            ~blank,
+            blank,
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     doubles, ints = np.zeros(count), np.zeros(count, dtype=np.int64)
     is_int, parsed = np.zeros(count, dtype=bool), np.zeros(count, dtype=bool)
+    blank = blank.copy()
     for at, text in enumerate(filled.to_pylist()):
         number = _number(text)
         if number is None:
+            blank[at] = blank[at] or not text.strip()
             continue
         parsed[at] = True
         if isinstance(number, int) and -(2**63) <= number < 2**63:
             ints[at], is_int[at] = number, True
         else:
             doubles[at] = float(number)
-    return doubles, ints, is_int, parsed
+    return doubles, ints, is_int, parsed & ~blank, blank

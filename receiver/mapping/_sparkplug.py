@@ -69,7 +69,7 @@ def sparkplug_resource(node: EdgeNodeKey, device_id: str | None) -> Attributes:
 class SparkplugMapper:
     def __init__(self, registry: SeriesRegistry) -> None:
         self._registry = registry
-        self._series: dict[tuple[str, str, AttrValue, bool, int], int | None] = {}
+        self._series: dict[tuple[str, str, object, bool, int], int | None] = {}
         # engUnit travels in the BIRTH; DATA messages repeat only values, so the unit is remembered.
         self._units: dict[tuple[EdgeNodeKey, str | None, str], str] = {}
 

@@ -7,12 +7,13 @@ import gzip
 import socket
 import zlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
 from receiver.app import create_app
-from receiver.config import BatchConfig, ExportConfig, LimitsConfig, ReceiverConfig
+from receiver.config import BatchConfig, ExportConfig, LimitsConfig, ReceiverConfig, SpoolConfig
 
 IDENTITY = "?oui=00256D&pc=Gateway&sn=SN1"
 CSV = "text/csv; charset=UTF-8"
@@ -38,6 +39,7 @@ def client() -> Iterator[TestClient]:
         export=ExportConfig(
             endpoint=f"127.0.0.1:{_dead_port()}", retry_deadline_s=0.5, retry_initial_s=0.05, timeout_s=0.2
         ),
+        spool=SpoolConfig(enabled=False),  # answers wait for the (absent) collector
     )
     with TestClient(create_app(config)) as test_client:
         yield test_client
@@ -174,3 +176,20 @@ def test_metrics_endpoint_counts_requests_by_status(client: TestClient) -> None:
     _post(client, "{", content_type="application/json")
     text = client.get("/metrics").text
     assert 'receiver_requests_total{input="bulkdata",status="400"}' in text
+
+
+def test_with_the_spool_a_report_is_accepted_while_the_collector_is_down(tmp_path: Path) -> None:
+    config = ReceiverConfig(
+        batch=BatchConfig(max_age_s=0.01),
+        export=ExportConfig(endpoint=f"127.0.0.1:{_dead_port()}", retry_deadline_s=0.2, timeout_s=0.1),
+        spool=SpoolConfig(directory=str(tmp_path)),
+    )
+    with TestClient(create_app(config)) as spooled:
+        response = _post(
+            spooled, ROW_HEADER + "1364529149,Device.DeviceInfo.UpTime,5,unsignedInt\n", content_type=CSV
+        )
+        assert response.status_code == 204
+        metrics = spooled.get("/metrics").text
+        assert "receiver_spool_depth_batches 1.0" in metrics
+        assert "receiver_spool_appended_batches_total 1.0" in metrics
+    assert list(tmp_path.glob("segment-*.spool"))  # still there for the next start

@@ -1,0 +1,6 @@
+"""spool: accepted data made durable on disk before the answer, replayed after a restart."""
+
+from ._record import CorruptRecord, decode_payload, encode_record
+from ._spool import Spool, SpoolError, SpoolStats
+
+__all__ = ["CorruptRecord", "Spool", "SpoolError", "SpoolStats", "decode_payload", "encode_record"]

@@ -1,0 +1,343 @@
+"""The spool: accepted batches are on disk (group commit, fsync) before their senders get a 2xx, and
+stay there until the collector acknowledged them; a restart replays what is left.
+
+Segments are append-only files ``segment-<n>.spool``; a segment is deleted once it is closed and every
+record in it was acknowledged. Records flow to export from memory while export keeps up, and are read
+back from disk when it does not (and on replay), so memory stays bounded whatever the backlog."""
+
+import asyncio
+import collections
+import contextlib
+import fcntl
+import functools
+import logging
+import os
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from ..batch import SealedBatch
+from ..config import SpoolConfig
+from ..signals import NotDelivered, SeriesRegistry
+from ._record import FRAME, MAGIC, CorruptRecord, decode_payload, encode_record
+
+log = logging.getLogger(__name__)
+_RETRY_DELAY_S = 1.0
+
+
+class SpoolError(NotDelivered):
+    """The spool could not make data durable (disk full, unwritable): the sender should retry."""
+
+
+@dataclass
+class _Segment:
+    number: int
+    path: Path
+    size: int = 0
+    unacked: int = 0
+    closed: bool = False
+
+
+@dataclass
+class _Entry:
+    segment: _Segment
+    offset: int
+    length: int
+    batch: SealedBatch | None  # None: read it back from disk
+    attempts: int = 0
+    created: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class SpoolStats:
+    appended: int = 0
+    acked: int = 0
+    replayed: int = 0
+    corrupt_tails: int = 0
+    write_errors: int = 0
+
+
+class Spool:
+    def __init__(
+        self,
+        config: SpoolConfig,
+        registry: SeriesRegistry,
+        submit: Callable[[SealedBatch], None],
+        *,
+        max_in_flight: int = 8,
+    ) -> None:
+        self._config = config
+        self._registry = registry
+        self._submit = submit
+        self._dir = Path(config.directory)
+        self._segments: dict[int, _Segment] = {}
+        self._current: _Segment | None = None
+        self._fd = -1
+        self._pending_commit: list[asyncio.Future[None]] = []
+        self._commit_handle: asyncio.TimerHandle | None = None
+        self._to_export: collections.deque[_Entry] = collections.deque()
+        self._in_memory = 0
+        self._in_flight = 0
+        self._max_in_flight = max_in_flight
+        self._wake = asyncio.Event()
+        self._feeder: asyncio.Task[None] | None = None
+        self._closed = False
+        self._last_number = 0
+        self._lock: IO[str]
+        self.stats = SpoolStats()
+
+    # -- capacity ---------------------------------------------------------------------------
+    @property
+    def bytes_on_disk(self) -> int:
+        return sum(segment.size for segment in self._segments.values())
+
+    @property
+    def depth(self) -> int:
+        """Records accepted and not yet acknowledged by the collector."""
+        return sum(segment.unacked for segment in self._segments.values())
+
+    def oldest_age_s(self) -> float:
+        return time.monotonic() - self._to_export[0].created if self._to_export else 0.0
+
+    def full_reason(self) -> str | None:
+        if self.bytes_on_disk >= self._config.max_bytes:
+            return f"spool holds {self.bytes_on_disk} bytes not yet exported, limit {self._config.max_bytes}"
+        return None
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._dir.mkdir(parents=True, exist_ok=True)
+        # Two processes appending to one spool would replay and delete each other's data.
+        self._lock = (self._dir / "spool.lock").open("a")
+        try:
+            fcntl.flock(self._lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            raise SpoolError(f"spool directory {self._dir} is in use by another receiver process") from None
+        for path in sorted(self._dir.glob("segment-*.spool")):
+            self._replay(path)
+        self._open_segment()
+        self._feeder = asyncio.create_task(self._feed(), name="spool-feeder")
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Commit what is written; unexported records stay on disk for the next start."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._commit()
+        if self._feeder is not None:
+            self._feeder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._feeder
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        self._lock.close()
+
+    # -- write path -------------------------------------------------------------------------
+    def append(self, batch: SealedBatch) -> None:
+        """Write ``batch``; its ``done`` settles when the write is durable (or failed)."""
+        try:
+            record = encode_record(batch, self._registry)
+            segment = self._writable_segment()
+            offset = segment.size
+            written = os.write(self._fd, record)
+            if written != len(record):
+                raise OSError(f"short write ({written} of {len(record)} bytes)")
+        except OSError as exc:
+            self.stats.write_errors += 1
+            log.error("spool write failed in %s: %s; answering 503 until it recovers", self._dir, exc)
+            self._reopen_after_error()
+            batch.done.set_exception(SpoolError(f"spool unavailable: {exc.strerror or exc}"))
+            batch.done.exception()
+            return
+        segment.size += len(record)
+        segment.unacked += 1
+        self.stats.appended += 1
+        keep = self._in_memory < self._config.memory_batches
+        self._in_memory += keep
+        self._to_export.append(_Entry(segment, offset, len(record), batch if keep else None))
+        self._pending_commit.append(batch.done)
+        if self._commit_handle is None:
+            loop = asyncio.get_running_loop()
+            self._commit_handle = loop.call_later(
+                self._config.commit_window_s, lambda: asyncio.ensure_future(self._commit())
+            )
+
+    async def _commit(self) -> None:
+        """Group commit: one fsync for every record written in the window."""
+        self._commit_handle = None
+        waiting, self._pending_commit = self._pending_commit, []
+        if not waiting:
+            return
+        error: OSError | None = None
+        if self._config.fsync and self._fd >= 0:
+            try:
+                await asyncio.to_thread(os.fsync, self._fd)
+            except OSError as exc:
+                error = exc
+        for done in waiting:
+            if done.done():
+                continue
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(SpoolError(f"spool unavailable: {error.strerror or error}"))
+                done.exception()
+        self._wake.set()
+
+    def _writable_segment(self) -> _Segment:
+        if self._current is None or self._fd < 0:
+            self._open_segment()
+        assert self._current is not None
+        if self._current.size >= self._config.segment_bytes:
+            self._close_current()
+            self._open_segment()
+        return self._current
+
+    def _open_segment(self) -> None:
+        # Numbers only grow: a deleted segment's number is never reused (replay order is by number).
+        number = self._last_number = max(self._last_number, *self._segments, 0) + 1
+        path = self._dir / f"segment-{number:012d}.spool"
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._current = self._segments[number] = _Segment(number, path)
+
+    def _close_current(self) -> None:
+        if self._current is not None:
+            self._current.closed = True
+            self._maybe_delete(self._current)
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def _reopen_after_error(self) -> None:
+        """After a failed write the segment's tail may be torn: start a fresh one next time."""
+        with contextlib.suppress(OSError):
+            self._close_current()
+        self._current = None
+
+    # -- export path ------------------------------------------------------------------------
+    async def _feed(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._to_export and self._in_flight < self._max_in_flight:
+                entry = self._to_export[0]
+                if entry.batch is not None and not entry.batch.done.done():
+                    break  # not durable yet: export only what the spool holds
+                self._to_export.popleft()
+                self._export(entry)
+
+    def _export(self, entry: _Entry) -> None:
+        batch = entry.batch
+        loop = asyncio.get_running_loop()
+        if batch is None:
+            batch = self._read(entry)
+            if batch is None:
+                self._ack(entry)  # unreadable: logged in _read, nothing left to send
+                return
+        else:
+            self._in_memory -= 1
+            entry.batch = None  # a retry reads it back from disk
+        # A fresh future per attempt: the senders already had their answer when the record was durable.
+        attempt = SealedBatch(
+            seq=batch.seq,
+            resources=batch.resources,
+            metrics=batch.metrics,
+            logs=batch.logs,
+            done=loop.create_future(),
+        )
+        self._in_flight += 1
+        attempt.done.add_done_callback(functools.partial(self._exported, entry))
+        self._submit(attempt)
+
+    def _exported(self, entry: _Entry, result: "asyncio.Future[None]") -> None:
+        self._in_flight -= 1
+        if result.cancelled() or result.exception() is not None:
+            entry.attempts += 1
+            # Durable data is never dropped: retry from disk after a pause.
+            asyncio.get_running_loop().call_later(
+                min(30.0, _RETRY_DELAY_S * entry.attempts), self._requeue, entry
+            )
+        else:
+            self._ack(entry)
+        self._wake.set()
+
+    def _requeue(self, entry: _Entry) -> None:
+        if not self._closed:
+            self._to_export.appendleft(entry)
+            self._wake.set()
+
+    def _ack(self, entry: _Entry) -> None:
+        entry.segment.unacked -= 1
+        self.stats.acked += 1
+        self._maybe_delete(entry.segment)
+
+    def _maybe_delete(self, segment: _Segment) -> None:
+        if segment.closed and segment.unacked <= 0:
+            with contextlib.suppress(FileNotFoundError):
+                segment.path.unlink()
+            self._segments.pop(segment.number, None)
+
+    def _read(self, entry: _Entry) -> SealedBatch | None:
+        try:
+            with entry.segment.path.open("rb") as file:
+                file.seek(entry.offset)
+                data = file.read(entry.length)
+            payload = _check(data, entry.segment.path, entry.offset)
+            seq, resources, metrics, logs = decode_payload(payload, self._registry)
+        except (OSError, CorruptRecord) as exc:
+            log.error("spool record at %s:%d unreadable, skipped: %s", entry.segment.path, entry.offset, exc)
+            return None
+        return SealedBatch(
+            seq=seq,
+            resources=resources,
+            metrics=metrics,
+            logs=logs,
+            done=asyncio.get_running_loop().create_future(),
+        )
+
+    # -- replay -----------------------------------------------------------------------------
+    def _replay(self, path: Path) -> None:
+        try:
+            number = int(path.stem.split("-", 1)[1])
+            data = path.read_bytes()
+        except (ValueError, OSError) as exc:
+            log.error("spool: cannot read %s: %s; left in place", path, exc)
+            return
+        segment = _Segment(number, path, size=len(data), closed=True)
+        offset = 0
+        while offset < len(data):
+            try:
+                payload = _check(data[offset:], path, offset)
+            except CorruptRecord as exc:
+                self.stats.corrupt_tails += 1
+                log.warning("spool: %s from byte %d skipped: %s", path, offset, exc)
+                break
+            length = FRAME.size + len(payload)
+            segment.unacked += 1
+            self._to_export.append(_Entry(segment, offset, length, None))
+            self.stats.replayed += 1
+            offset += length
+        self._segments[number] = segment
+        if segment.unacked:
+            log.info("spool: replaying %d records from %s", segment.unacked, path.name)
+        self._maybe_delete(segment)
+
+
+def _check(data: bytes, path: Path, offset: int) -> bytes:
+    if len(data) < FRAME.size:
+        raise CorruptRecord(f"torn record header ({len(data)} bytes)")
+    magic, length, crc = FRAME.unpack_from(data, 0)
+    if magic != MAGIC:
+        raise CorruptRecord("bad magic")
+    payload = data[FRAME.size : FRAME.size + length]
+    if len(payload) < length:
+        raise CorruptRecord(f"torn record ({len(payload)} of {length} bytes)")
+    if zlib.crc32(payload) != crc:
+        raise CorruptRecord("checksum mismatch")
+    return bytes(payload)

@@ -1,0 +1,194 @@
+"""The spool: durable before the answer, exported from memory or disk, deleted after the collector's
+acknowledgement, replayed after a restart, tolerant of torn tails, bounded in size."""
+
+import asyncio
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from receiver.batch import Batcher, Overloaded, SealedBatch
+from receiver.config import BatchConfig, SpoolConfig
+from receiver.signals import MappedReport, MetricSeries, SeriesRegistry
+from receiver.spool import Spool, SpoolError
+
+
+class FakeExporter:
+    """Collects what the spool hands to export; the test decides when the collector acknowledges."""
+
+    def __init__(self) -> None:
+        self.batches: list[SealedBatch] = []
+
+    def submit(self, batch: SealedBatch) -> None:
+        self.batches.append(batch)
+
+    def ack_all(self) -> None:
+        for batch in self.batches:
+            if not batch.done.done():
+                batch.done.set_result(None)
+
+
+def _report(registry: SeriesRegistry, device: str, values: list[float]) -> MappedReport:
+    sid = registry.intern(MetricSeries("Device.X.{i}.Y", "By", "sum", True, (("X", device),)))
+    assert sid is not None
+    report = MappedReport(resource=(("device.id", device),))
+    for n, value in enumerate(values):
+        report.metrics.append(sid, 1_000 + n, value)
+    return report
+
+
+def _points(batches: list[SealedBatch], registry: SeriesRegistry) -> list[tuple[object, ...]]:
+    out = []
+    for batch in batches:
+        for row in batch.metrics.to_pylist():
+            series = registry[row["series"]]
+            out.append(
+                (
+                    dict(batch.resources[row["resource"]])["device.id"],
+                    series.name,
+                    series.attributes,
+                    row["time_ns"],
+                    row["double"],
+                )
+            )
+    return sorted(out, key=repr)
+
+
+async def _spool(tmp_path: Path, exporter: FakeExporter, registry: SeriesRegistry, **config: object) -> Spool:
+    spool = Spool(
+        SpoolConfig(directory=str(tmp_path), commit_window_s=0.001, **config),
+        registry,  # type: ignore[arg-type]
+        exporter.submit,
+    )
+    await spool.start()
+    return spool
+
+
+async def _settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0.005)
+
+
+async def test_answer_waits_for_fsync_then_exports_and_deletes_after_ack(tmp_path: Path) -> None:
+    registry, exporter = SeriesRegistry(), FakeExporter()
+    spool = await _spool(tmp_path, exporter, registry, segment_bytes=1)  # every record closes its segment
+    batcher = Batcher(BatchConfig(max_points=2, max_age_s=60), spool.append, admission=spool.full_reason)
+    done = batcher.add(_report(registry, "a", [1.5, 2.5]))
+    await asyncio.wait_for(done, 2)  # durable: the sender may be answered now
+    assert list(tmp_path.glob("segment-*.spool"))
+    await _settle()
+    assert len(exporter.batches) == 1 and spool.depth == 1
+    exporter.ack_all()
+    await _settle()
+    batcher.add(_report(registry, "b", [3.5, 4.5]))  # rotates past the acknowledged segment
+    await _settle()
+    assert spool.stats.acked == 1
+    remaining = sorted(p.name for p in tmp_path.glob("segment-*.spool"))
+    assert "segment-000000000001.spool" not in remaining
+    await spool.stop()
+
+
+async def test_restart_replays_unacknowledged_batches_with_their_series(tmp_path: Path) -> None:
+    registry, exporter = SeriesRegistry(), FakeExporter()
+    spool = await _spool(tmp_path, exporter, registry)
+    batcher = Batcher(BatchConfig(max_points=2, max_age_s=60), spool.append)
+    for device in ("a", "b", "c"):
+        await asyncio.wait_for(batcher.add(_report(registry, device, [1.0, 2.0])), 2)
+    await _settle()
+    expected = _points(exporter.batches, registry)
+    await spool.stop()  # the collector never acknowledged
+
+    fresh_registry, replayed = SeriesRegistry(), FakeExporter()
+    fresh_registry.intern(MetricSeries("other", "", "gauge", False, ()))  # ids differ in the new process
+    again = await _spool(tmp_path, replayed, fresh_registry)
+    await _settle()
+    assert again.stats.replayed == 3
+    assert _points(replayed.batches, fresh_registry) == expected
+    replayed.ack_all()
+    await _settle()
+    assert again.depth == 0
+    await again.stop()
+
+
+async def test_torn_tail_is_skipped_with_the_good_records_replayed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    registry, exporter = SeriesRegistry(), FakeExporter()
+    spool = await _spool(tmp_path, exporter, registry)
+    batcher = Batcher(BatchConfig(max_points=2, max_age_s=60), spool.append)
+    for device in ("a", "b"):
+        await asyncio.wait_for(batcher.add(_report(registry, device, [1.0, 2.0])), 2)
+    await spool.stop()
+    [segment] = tmp_path.glob("segment-*.spool")
+    data = segment.read_bytes()
+    segment.write_bytes(data[:-7])  # a crash mid-write
+    again = await _spool(tmp_path, FakeExporter(), SeriesRegistry())
+    assert again.stats.replayed == 1 and again.stats.corrupt_tails == 1
+    assert "skipped" in caplog.text
+    await again.stop()
+
+
+async def test_corrupt_record_is_detected_by_checksum(tmp_path: Path) -> None:
+    registry, exporter = SeriesRegistry(), FakeExporter()
+    spool = await _spool(tmp_path, exporter, registry)
+    batcher = Batcher(BatchConfig(max_points=2, max_age_s=60), spool.append)
+    await asyncio.wait_for(batcher.add(_report(registry, "a", [1.0, 2.0])), 2)
+    await spool.stop()
+    [segment] = tmp_path.glob("segment-*.spool")
+    data = bytearray(segment.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    segment.write_bytes(bytes(data))
+    again = await _spool(tmp_path, FakeExporter(), SeriesRegistry())
+    assert again.stats.replayed == 0 and again.stats.corrupt_tails == 1
+    await again.stop()
+
+
+async def test_full_spool_refuses_new_reports(tmp_path: Path) -> None:
+    registry, exporter = SeriesRegistry(), FakeExporter()
+    spool = await _spool(tmp_path, exporter, registry, max_bytes=1)
+    batcher = Batcher(BatchConfig(max_points=2, max_age_s=60), spool.append, admission=spool.full_reason)
+    await asyncio.wait_for(batcher.add(_report(registry, "a", [1.0, 2.0])), 2)
+    with pytest.raises(Overloaded, match=r"spool holds .* bytes not yet exported, limit 1"):
+        batcher.add(_report(registry, "b", [1.0]))
+    await spool.stop()
+
+
+async def test_write_failure_fails_the_batch_and_recovers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry, exporter = SeriesRegistry(), FakeExporter()
+    spool = await _spool(tmp_path, exporter, registry)
+    batcher = Batcher(BatchConfig(max_points=2, max_age_s=60), spool.append)
+    real_write = os.write
+
+    def disk_full(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", disk_full)
+    with pytest.raises(SpoolError, match="spool unavailable: No space left on device"):
+        await asyncio.wait_for(batcher.add(_report(registry, "a", [1.0, 2.0])), 2)
+    monkeypatch.setattr(os, "write", real_write)
+    await asyncio.wait_for(batcher.add(_report(registry, "b", [1.0, 2.0])), 2)
+    assert spool.stats.write_errors == 1 and spool.stats.appended == 1
+    await spool.stop()
+
+
+async def test_second_process_on_the_same_directory_is_refused(tmp_path: Path) -> None:
+    first = await _spool(tmp_path, FakeExporter(), SeriesRegistry())
+    with pytest.raises(SpoolError, match="in use by another receiver"):
+        await _spool(tmp_path, FakeExporter(), SeriesRegistry())
+    await first.stop()
+
+
+async def test_export_failure_is_retried_not_dropped(tmp_path: Path) -> None:
+    registry, exporter = SeriesRegistry(), FakeExporter()
+    spool = await _spool(tmp_path, exporter, registry)
+    batcher = Batcher(BatchConfig(max_points=2, max_age_s=60), spool.append)
+    await asyncio.wait_for(batcher.add(_report(registry, "a", [1.0, 2.0])), 2)
+    await _settle()
+    exporter.batches[0].done.set_exception(RuntimeError("collector down"))
+    await asyncio.sleep(1.3)  # first retry after one second
+    assert len(exporter.batches) == 2
+    assert _points(exporter.batches[1:], registry) == _points(exporter.batches[:1], registry)
+    await spool.stop()
