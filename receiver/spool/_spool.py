@@ -12,6 +12,7 @@ import fcntl
 import functools
 import logging
 import os
+import struct
 import time
 import zlib
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from ._record import FRAME, MAGIC, CorruptRecord, decode_payload, encode_record
 
 log = logging.getLogger(__name__)
 _RETRY_DELAY_S = 1.0
+_OFFSET = struct.Struct("<Q")
 
 
 class SpoolError(NotDelivered):
@@ -39,6 +41,11 @@ class _Segment:
     size: int = 0
     unacked: int = 0
     closed: bool = False
+    acks: IO[bytes] | None = None  # offsets of acknowledged records: a replay skips them
+
+    @property
+    def acks_path(self) -> Path:
+        return self.path.with_suffix(".acks")
 
 
 @dataclass
@@ -136,6 +143,10 @@ class Spool:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+        for segment in self._segments.values():
+            if segment.acks is not None:
+                segment.acks.close()
+                segment.acks = None
         self._lock.close()
 
     # -- write path -------------------------------------------------------------------------
@@ -273,15 +284,27 @@ class Spool:
             self._wake.set()
 
     def _ack(self, entry: _Entry) -> None:
-        entry.segment.unacked -= 1
+        segment = entry.segment
+        segment.unacked -= 1
         self.stats.acked += 1
-        self._maybe_delete(entry.segment)
+        if not self._maybe_delete(segment):
+            # Best effort, no fsync: a lost ack only means a duplicate after a crash, never a loss.
+            with contextlib.suppress(OSError):
+                if segment.acks is None:
+                    segment.acks = segment.acks_path.open("ab", buffering=0)
+                segment.acks.write(_OFFSET.pack(entry.offset))
 
-    def _maybe_delete(self, segment: _Segment) -> None:
-        if segment.closed and segment.unacked <= 0:
+    def _maybe_delete(self, segment: _Segment) -> bool:
+        if not (segment.closed and segment.unacked <= 0):
+            return False
+        if segment.acks is not None:
+            segment.acks.close()
+            segment.acks = None
+        for path in (segment.path, segment.acks_path):
             with contextlib.suppress(FileNotFoundError):
-                segment.path.unlink()
-            self._segments.pop(segment.number, None)
+                path.unlink()
+        self._segments.pop(segment.number, None)
+        return True
 
     def _read(self, entry: _Entry) -> SealedBatch | None:
         try:
@@ -310,6 +333,7 @@ class Spool:
             log.error("spool: cannot read %s: %s; left in place", path, exc)
             return
         segment = _Segment(number, path, size=len(data), closed=True)
+        acked = _acked_offsets(segment.acks_path)
         offset = 0
         while offset < len(data):
             try:
@@ -319,14 +343,24 @@ class Spool:
                 log.warning("spool: %s from byte %d skipped: %s", path, offset, exc)
                 break
             length = FRAME.size + len(payload)
-            segment.unacked += 1
-            self._to_export.append(_Entry(segment, offset, length, None))
-            self.stats.replayed += 1
+            if offset not in acked:
+                segment.unacked += 1
+                self._to_export.append(_Entry(segment, offset, length, None))
+                self.stats.replayed += 1
             offset += length
         self._segments[number] = segment
         if segment.unacked:
             log.info("spool: replaying %d records from %s", segment.unacked, path.name)
         self._maybe_delete(segment)
+
+
+def _acked_offsets(path: Path) -> set[int]:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return set()
+    usable = len(data) - len(data) % _OFFSET.size  # a torn last entry is ignored
+    return {offset for (offset,) in _OFFSET.iter_unpack(data[:usable])}
 
 
 def _check(data: bytes, path: Path, offset: int) -> bytes:

@@ -192,3 +192,21 @@ async def test_export_failure_is_retried_not_dropped(tmp_path: Path) -> None:
     assert len(exporter.batches) == 2
     assert _points(exporter.batches[1:], registry) == _points(exporter.batches[:1], registry)
     await spool.stop()
+
+
+async def test_acknowledged_records_are_not_replayed(tmp_path: Path) -> None:
+    registry, exporter = SeriesRegistry(), FakeExporter()
+    spool = await _spool(tmp_path, exporter, registry)
+    batcher = Batcher(BatchConfig(max_points=2, max_age_s=60), spool.append)
+    for device in ("a", "b", "c"):
+        await asyncio.wait_for(batcher.add(_report(registry, device, [1.0, 2.0])), 2)
+    await _settle()
+    exporter.batches[0].done.set_result(None)  # only the first reached the collector
+    await _settle()
+    await spool.stop()
+    replayed = FakeExporter()
+    again = await _spool(tmp_path, replayed, SeriesRegistry())
+    await _settle()
+    assert again.stats.replayed == 2
+    assert {dict(b.resources[0])["device.id"] for b in replayed.batches} == {"b", "c"}
+    await again.stop()
