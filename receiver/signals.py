@@ -12,7 +12,8 @@ AttrValue = str | int | float | bool
 Attributes = tuple[tuple[str, AttrValue], ...]
 """Sorted key/value pairs: hashable, so equal attribute sets intern to one resource or series."""
 
-MetricKind = Literal["gauge", "sum"]
+MetricKind = Literal["gauge", "sum", "histogram"]
+Temporality = Literal["cumulative", "delta"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,21 @@ class MetricSeries:
     monotonic: bool
     attributes: Attributes
     description: str = ""
+    # Sums and histograms: device counters are cumulative; aggregates we compute per upload are deltas.
+    temporality: Temporality = "cumulative"
+    bounds: tuple[float, ...] = ()  # histogram explicit bucket bounds
+
+
+@dataclass(frozen=True, slots=True)
+class HistogramPoint:
+    """One explicit-bucket histogram data point (low volume: aggregates, not raw values)."""
+
+    series: int
+    time_ns: int
+    start_ns: int
+    count: int
+    sum: float
+    bucket_counts: tuple[int, ...]
 
 
 class SeriesRegistry:
@@ -113,11 +129,12 @@ class MappedReport:
     logs: list[LogEntry] = field(default_factory=list)
     # Points a vectorised mapper produced, in POINT_SCHEMA; batched as they are, no per-point work.
     metric_chunk: pa.Table | None = None
+    histograms: list[HistogramPoint] = field(default_factory=list)
 
     @property
     def point_count(self) -> int:
         chunk = 0 if self.metric_chunk is None else int(self.metric_chunk.num_rows)
-        return len(self.metrics) + chunk + len(self.logs)
+        return len(self.metrics) + chunk + len(self.logs) + len(self.histograms)
 
 
 class NotDelivered(Exception):

@@ -1,13 +1,13 @@
 """A sealed batch: the column-wise (pyarrow) form of many reports, plus the future their senders wait on."""
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import orjson
 import pyarrow as pa
 
-from ..signals import Attributes, LogEntry, MetricColumns
+from ..signals import Attributes, HistogramPoint, LogEntry, MetricColumns
 
 METRIC_SCHEMA = pa.schema(
     [
@@ -39,17 +39,27 @@ class SealedBatch:
     metrics: pa.Table
     logs: pa.Table
     done: "asyncio.Future[None]"
+    histograms: list[tuple[int, HistogramPoint]] = field(default_factory=list)  # (resource index, point)
 
     @property
     def point_count(self) -> int:
-        return int(self.metrics.num_rows + self.logs.num_rows)
+        return int(self.metrics.num_rows + self.logs.num_rows) + len(self.histograms)
 
 
 class BatchBuilder:
     """Accumulates reports as Python lists (append is the cheapest per-point operation) and turns
     them into Arrow columns once, when sealed."""
 
-    __slots__ = ("_chunks", "_logs", "_metrics", "_resource_ids", "_resource_rows", "created", "points")
+    __slots__ = (
+        "_chunks",
+        "_histograms",
+        "_logs",
+        "_metrics",
+        "_resource_ids",
+        "_resource_rows",
+        "created",
+        "points",
+    )
 
     def __init__(self, created: float) -> None:
         self.created = created
@@ -59,6 +69,7 @@ class BatchBuilder:
         self._metrics = MetricColumns()
         self._logs: list[tuple[int, LogEntry]] = []
         self._chunks: list[pa.Table] = []
+        self._histograms: list[tuple[int, HistogramPoint]] = []
 
     def add(
         self,
@@ -66,8 +77,12 @@ class BatchBuilder:
         metrics: MetricColumns,
         logs: list[LogEntry],
         chunk: pa.Table | None = None,
+        histograms: list[HistogramPoint] | None = None,
     ) -> None:
         rid = self._resource_ids.setdefault(resource, len(self._resource_ids))
+        if histograms:
+            self._histograms += [(rid, point) for point in histograms]
+            self.points += len(histograms)
         if chunk is not None and chunk.num_rows:
             resource_column = pa.array(np.full(chunk.num_rows, rid, dtype=np.int32))
             self._chunks.append(chunk.add_column(0, "resource", resource_column))
@@ -109,4 +124,11 @@ class BatchBuilder:
             ],
             schema=LOG_SCHEMA,
         )
-        return SealedBatch(seq=seq, resources=list(self._resource_ids), metrics=metrics, logs=logs, done=done)
+        return SealedBatch(
+            seq=seq,
+            resources=list(self._resource_ids),
+            metrics=metrics,
+            logs=logs,
+            done=done,
+            histograms=self._histograms,
+        )

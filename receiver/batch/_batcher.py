@@ -62,7 +62,9 @@ class Batcher:
             self._builder = BatchBuilder(created=loop.time())
             self._done = loop.create_future()
             self._timer = loop.call_later(self._config.max_age_s, self._seal_by_age, self._builder)
-        self._builder.add(report.resource, report.metrics, report.logs, report.metric_chunk)
+        self._builder.add(
+            report.resource, report.metrics, report.logs, report.metric_chunk, report.histograms
+        )
         self.pending_points += points
         future = self._done
         if self._builder.points >= self._config.max_points:

@@ -1,6 +1,13 @@
 """export: encode OTLP and deliver it to the collector over gRPC."""
 
 from ._grpc import ExportError, ExportStats, OtlpGrpcExporter
-from ._otlp_encode import encode_logs, encode_metrics
+from ._otlp_encode import encode_histograms, encode_logs, encode_metrics
 
-__all__ = ["ExportError", "ExportStats", "OtlpGrpcExporter", "encode_logs", "encode_metrics"]
+__all__ = [
+    "ExportError",
+    "ExportStats",
+    "OtlpGrpcExporter",
+    "encode_histograms",
+    "encode_logs",
+    "encode_metrics",
+]

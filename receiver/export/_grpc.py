@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from ..batch import SealedBatch
 from ..config import ExportConfig
 from ..signals import NotDelivered, SeriesRegistry
-from ._otlp_encode import encode_logs, encode_metrics
+from ._otlp_encode import encode_histograms, encode_logs, encode_metrics
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +153,9 @@ class OtlpGrpcExporter:
         deadline = started + self._config.retry_deadline_s
         max_bytes = self._config.max_request_bytes
         for payload in encode_metrics(batch, self._registry, max_bytes):
+            response = await self._call(self._send_metrics, payload, deadline)
+            self.stats.rejected_points += response.partial_success.rejected_data_points
+        for payload in encode_histograms(batch, self._registry, max_bytes):
             response = await self._call(self._send_metrics, payload, deadline)
             self.stats.rejected_points += response.partial_success.rejected_data_points
         for payload in encode_logs(batch, max_bytes):

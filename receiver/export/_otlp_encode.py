@@ -14,6 +14,8 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationSc
 from opentelemetry.proto.logs.v1.logs_pb2 import ResourceLogs
 from opentelemetry.proto.metrics.v1.metrics_pb2 import (
     AGGREGATION_TEMPORALITY_CUMULATIVE,
+    AGGREGATION_TEMPORALITY_DELTA,
+    AggregationTemporality,
     Metric,
     ResourceMetrics,
 )
@@ -92,6 +94,41 @@ def encode_logs(batch: SealedBatch, max_bytes: int) -> list[bytes]:
     ]
 
 
+def encode_histograms(batch: SealedBatch, registry: SeriesRegistry, max_bytes: int) -> list[bytes]:
+    """Histogram points (aggregates, low volume) as their own requests."""
+    if not batch.histograms:
+        return []
+    by_resource: dict[int, tuple[ResourceMetrics, dict[tuple[str, str, str, bool], Metric]]] = {}
+    for rid, point in sorted(batch.histograms, key=lambda item: item[0]):
+        if rid not in by_resource:
+            rm = ResourceMetrics()
+            rm.resource.attributes.extend(_key_values(batch.resources[rid]))
+            rm.scope_metrics.add().scope.CopyFrom(SCOPE)
+            by_resource[rid] = (rm, {})
+        rm, metrics = by_resource[rid]
+        series = registry[point.series]
+        metric = metrics.get(_metric_key(series))
+        if metric is None:
+            metric = metrics[_metric_key(series)] = _new_metric(rm, series)
+        dp = metric.histogram.data_points.add()
+        dp.start_time_unix_nano = point.start_ns
+        dp.time_unix_nano = point.time_ns
+        dp.count = point.count
+        dp.sum = point.sum
+        dp.bucket_counts.extend(point.bucket_counts)
+        dp.explicit_bounds.extend(series.bounds)
+        if series.attributes:
+            dp.attributes.extend(_key_values(series.attributes))
+    groups = [rm for rm, _ in by_resource.values()]
+    return [request.SerializeToString() for request in _pack(groups, ExportMetricsServiceRequest, max_bytes)]
+
+
+def _temporality(series: MetricSeries) -> "AggregationTemporality.ValueType":
+    return (
+        AGGREGATION_TEMPORALITY_DELTA if series.temporality == "delta" else AGGREGATION_TEMPORALITY_CUMULATIVE
+    )
+
+
 def _metric_key(series: MetricSeries) -> tuple[str, str, str, bool]:
     return (series.name, series.unit, series.kind, series.monotonic)
 
@@ -103,8 +140,10 @@ def _new_metric(rm: ResourceMetrics, series: MetricSeries) -> Metric:
     if series.description:
         metric.description = series.description
     if series.kind == "sum":
-        metric.sum.aggregation_temporality = AGGREGATION_TEMPORALITY_CUMULATIVE
+        metric.sum.aggregation_temporality = _temporality(series)
         metric.sum.is_monotonic = series.monotonic
+    elif series.kind == "histogram":
+        metric.histogram.aggregation_temporality = _temporality(series)
     else:
         metric.gauge.SetInParent()
     return metric

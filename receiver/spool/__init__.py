@@ -1,6 +1,14 @@
 """spool: accepted data made durable on disk before the answer, replayed after a restart."""
 
-from ._record import CorruptRecord, decode_payload, encode_record
+from ._record import CorruptRecord, DecodedRecord, decode_payload, encode_record
 from ._spool import Spool, SpoolError, SpoolStats
 
-__all__ = ["CorruptRecord", "Spool", "SpoolError", "SpoolStats", "decode_payload", "encode_record"]
+__all__ = [
+    "CorruptRecord",
+    "DecodedRecord",
+    "Spool",
+    "SpoolError",
+    "SpoolStats",
+    "decode_payload",
+    "encode_record",
+]

@@ -8,6 +8,7 @@ a replay re-interns them (``decode_record`` returns the batch with ids valid in 
 
 import struct
 import zlib
+from dataclasses import dataclass
 
 import numpy as np
 import orjson
@@ -15,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..batch import SealedBatch
-from ..signals import Attributes, MetricSeries, SeriesRegistry
+from ..signals import Attributes, HistogramPoint, MetricSeries, SeriesRegistry
 
 MAGIC = b"RSP1"
 FRAME = struct.Struct("<4sII")
@@ -27,25 +28,45 @@ class CorruptRecord(Exception):
 
 
 def encode_record(batch: SealedBatch, registry: SeriesRegistry) -> bytes:
-    series_ids = pc.unique(batch.metrics.column("series")).to_pylist() if batch.metrics.num_rows else []
+    series_ids = (
+        set(pc.unique(batch.metrics.column("series")).to_pylist()) if batch.metrics.num_rows else set()
+    )
+    series_ids.update(point.series for _, point in batch.histograms)
     series = []
-    for sid in series_ids:
+    for sid in sorted(series_ids):
         s = registry[sid]
+        attrs = [list(a) for a in s.attributes]
         series.append(
-            [sid, s.name, s.unit, s.kind, s.monotonic, [list(a) for a in s.attributes], s.description]
+            [sid, s.name, s.unit, s.kind, s.monotonic, attrs, s.description, s.temporality, list(s.bounds)]
         )
+    histograms = [
+        [rid, p.series, p.time_ns, p.start_ns, p.count, p.sum, list(p.bucket_counts)]
+        for rid, p in batch.histograms
+    ]
     header = orjson.dumps(
-        {"seq": batch.seq, "resources": [[list(kv) for kv in r] for r in batch.resources], "series": series}
+        {
+            "seq": batch.seq,
+            "resources": [[list(kv) for kv in r] for r in batch.resources],
+            "series": series,
+            "histograms": histograms,
+        }
     )
     metrics = _ipc(batch.metrics)
     payload = b"".join((_U32.pack(len(header)), header, _U32.pack(len(metrics)), metrics, _ipc(batch.logs)))
     return FRAME.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
 
 
-def decode_payload(
-    payload: bytes, registry: SeriesRegistry
-) -> tuple[int, list[Attributes], pa.Table, pa.Table]:
-    """(seq, resources, metrics, logs) with series ids re-interned in ``registry``."""
+@dataclass(slots=True)
+class DecodedRecord:
+    seq: int
+    resources: list[Attributes]
+    metrics: pa.Table
+    logs: pa.Table
+    histograms: list[tuple[int, HistogramPoint]]
+
+
+def decode_payload(payload: bytes, registry: SeriesRegistry) -> DecodedRecord:
+    """The batch of a record, with series ids re-interned in ``registry`` (this process's ids)."""
     try:
         (header_len,) = _U32.unpack_from(payload, 0)
         header = orjson.loads(payload[4 : 4 + header_len])
@@ -55,18 +76,32 @@ def decode_payload(
         logs = _table(payload[at + 4 + metrics_len :])
     except (struct.error, orjson.JSONDecodeError, pa.ArrowInvalid) as exc:
         raise CorruptRecord(f"unreadable record: {exc}") from exc
-    if header["series"]:
-        old_ids = [entry[0] for entry in header["series"]]
-        lookup = np.zeros(max(old_ids) + 1, dtype=np.int32)
-        for old, name, unit, kind, monotonic, attrs, description in header["series"]:
-            new = registry.intern(
-                MetricSeries(name, unit, kind, monotonic, tuple(tuple(a) for a in attrs), description)
-            )
-            lookup[old] = -1 if new is None else new
+    new_ids: dict[int, int] = {}
+    for old, name, unit, kind, monotonic, attrs, description, temporality, bounds in header["series"]:
+        series = MetricSeries(
+            name,
+            unit,
+            kind,
+            monotonic,
+            tuple(tuple(a) for a in attrs),
+            description,
+            temporality,
+            tuple(bounds),
+        )
+        new = registry.intern(series)
+        new_ids[old] = -1 if new is None else new
+    if metrics.num_rows:
+        lookup = np.full(max(new_ids, default=0) + 1, -1, dtype=np.int32)
+        for old, new in new_ids.items():
+            lookup[old] = new
         remapped = lookup[metrics.column("series").to_numpy()]
         metrics = metrics.set_column(metrics.schema.get_field_index("series"), "series", pa.array(remapped))
+    histograms = [
+        (rid, HistogramPoint(new_ids[sid], time_ns, start_ns, count, total, tuple(buckets)))
+        for rid, sid, time_ns, start_ns, count, total, buckets in header.get("histograms", [])
+    ]
     resources: list[Attributes] = [tuple((str(k), v) for k, v in r) for r in header["resources"]]
-    return int(header["seq"]), resources, metrics, logs
+    return DecodedRecord(int(header["seq"]), resources, metrics, logs, histograms)
 
 
 def _ipc(table: pa.Table) -> bytes:

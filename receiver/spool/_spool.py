@@ -256,6 +256,7 @@ class Spool:
             entry.batch = None  # a retry reads it back from disk
         # A fresh future per attempt: the senders already had their answer when the record was durable.
         attempt = SealedBatch(
+            histograms=batch.histograms,
             seq=batch.seq,
             resources=batch.resources,
             metrics=batch.metrics,
@@ -312,16 +313,17 @@ class Spool:
                 file.seek(entry.offset)
                 data = file.read(entry.length)
             payload = _check(data, entry.segment.path, entry.offset)
-            seq, resources, metrics, logs = decode_payload(payload, self._registry)
+            record = decode_payload(payload, self._registry)
         except (OSError, CorruptRecord) as exc:
             log.error("spool record at %s:%d unreadable, skipped: %s", entry.segment.path, entry.offset, exc)
             return None
         return SealedBatch(
-            seq=seq,
-            resources=resources,
-            metrics=metrics,
-            logs=logs,
+            seq=record.seq,
+            resources=record.resources,
+            metrics=record.metrics,
+            logs=record.logs,
             done=asyncio.get_running_loop().create_future(),
+            histograms=record.histograms,
         )
 
     # -- replay -----------------------------------------------------------------------------

@@ -121,3 +121,53 @@ async def test_logs_carry_times_body_severity_and_typed_attributes() -> None:
     assert record.body.string_value == "bulkdata.report"
     values = {kv.key: getattr(kv.value, kv.value.WhichOneof("value")) for kv in record.attributes}
     assert values == {"Device.DeviceInfo.SoftwareVersion": "7.2", "n": 3, "ok": True, "f": 0.5}
+
+
+async def test_histograms_and_delta_sums_are_encoded_with_their_temporality() -> None:
+    from receiver.export import encode_histograms
+    from receiver.signals import HistogramPoint
+
+    registry = SeriesRegistry()
+    hist = registry.intern(
+        MetricSeries(
+            "cdr.voice.call_duration",
+            "s",
+            "histogram",
+            False,
+            (("cdr.tower_id", 7),),
+            temporality="delta",
+            bounds=(10.0, 60.0),
+        )
+    )
+    total = registry.intern(MetricSeries("cdr.records", "{record}", "sum", True, (), temporality="delta"))
+    assert hist is not None and total is not None
+    report = MappedReport(resource=(("service.name", "cdr"),))
+    report.histograms = [HistogramPoint(hist, 20, 10, 3, 95.0, (1, 1, 1))]
+    report.metrics.append(total, 20, 3)
+    batch = await _batch([report])
+    [metrics_payload] = encode_metrics(batch, registry, max_bytes=1 << 20)
+    [hist_payload] = encode_histograms(batch, registry, max_bytes=1 << 20)
+    counter = (
+        ExportMetricsServiceRequest.FromString(metrics_payload)
+        .resource_metrics[0]
+        .scope_metrics[0]
+        .metrics[0]
+    )
+    assert counter.sum.aggregation_temporality == 1 and counter.sum.is_monotonic  # DELTA
+    metric = (
+        ExportMetricsServiceRequest.FromString(hist_payload).resource_metrics[0].scope_metrics[0].metrics[0]
+    )
+    assert (metric.name, metric.unit, metric.histogram.aggregation_temporality) == (
+        "cdr.voice.call_duration",
+        "s",
+        1,
+    )
+    dp = metric.histogram.data_points[0]
+    assert (dp.count, dp.sum, list(dp.bucket_counts), list(dp.explicit_bounds)) == (
+        3,
+        95.0,
+        [1, 1, 1],
+        [10.0, 60.0],
+    )
+    assert (dp.start_time_unix_nano, dp.time_unix_nano) == (10, 20)
+    assert dp.attributes[0].key == "cdr.tower_id" and dp.attributes[0].value.int_value == 7

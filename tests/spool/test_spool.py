@@ -210,3 +210,33 @@ async def test_acknowledged_records_are_not_replayed(tmp_path: Path) -> None:
     assert again.stats.replayed == 2
     assert {dict(b.resources[0])["device.id"] for b in replayed.batches} == {"b", "c"}
     await again.stop()
+
+
+async def test_histograms_survive_a_replay(tmp_path: Path) -> None:
+    from receiver.signals import HistogramPoint
+
+    registry, exporter = SeriesRegistry(), FakeExporter()
+    spool = await _spool(tmp_path, exporter, registry)
+    sid = registry.intern(MetricSeries("h", "s", "histogram", False, (), temporality="delta", bounds=(1.0,)))
+    assert sid is not None
+    report = MappedReport(
+        resource=(("device.id", "t"),), histograms=[HistogramPoint(sid, 5, 1, 2, 3.0, (1, 1))]
+    )
+    batcher = Batcher(BatchConfig(max_points=1, max_age_s=60), spool.append)
+    await asyncio.wait_for(batcher.add(report), 2)
+    await spool.stop()
+    fresh, replayed = SeriesRegistry(), FakeExporter()
+    fresh.intern(MetricSeries("x", "", "gauge", False, ()))
+    again = await _spool(tmp_path, replayed, fresh)
+    await _settle()
+    [(rid, point)] = replayed.batches[0].histograms
+    assert rid == 0
+    series = fresh[point.series]
+    assert (series.name, series.kind, series.temporality, series.bounds) == (
+        "h",
+        "histogram",
+        "delta",
+        (1.0,),
+    )
+    assert (point.count, point.sum, point.bucket_counts) == (2, 3.0, (1, 1))
+    await again.stop()
