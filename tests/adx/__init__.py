@@ -1,0 +1,1 @@
+"""The collector's real azuredataexplorer exporter against a local Kusto test double."""
