@@ -28,14 +28,14 @@ kql:
 run: setup
 	$(PY) -m receiver.devstack --run-dir $(RUN_DIR)
 
-test: setup
+test: setup lint
 	$(PY) -m pytest -q
 
 test-fast: venv protos
 	$(PY) -m pytest -q -m "not e2e"
 
-lint: venv
-	$(VENV)/bin/ruff check receiver tests
+lint: venv protos
+	$(VENV)/bin/ruff check receiver kusto loadtest tools
 	$(VENV)/bin/mypy
 
 bench: setup

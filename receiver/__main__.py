@@ -10,9 +10,16 @@ from .mapping import RulesError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    # Subcommands with their own parsers (and their own --help).
+    if args_list[:1] == ["ingest-cdr"]:
+        from .cdr_cli import main as ingest_cdr
+
+        return ingest_cdr(args_list[1:])
     parser = argparse.ArgumentParser(prog="python -m receiver", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the HTTP receiver")
+    commands.add_parser("ingest-cdr", help="send CDR files to the collector, resumably (see its --help)")
     serve.add_argument("--config", help="YAML config file (sections server, limits, mapping, batch, export)")
     serve.add_argument("--host", help="listen address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default 8080)")
@@ -21,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--mqtt-broker", help="mqtt://HOST:PORT: turn on the MQTT inputs (Sparkplug B host, LwM2M, USP)"
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_list)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
