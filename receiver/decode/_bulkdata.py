@@ -45,6 +45,7 @@ def decode_bulkdata(
     content_type: str | None,
     report_format: str | None,
     csv_separator: str = ",",
+    fast_csv: bool = True,
 ) -> ParameterTable | ParameterColumns:
     media, charset = parse_media_type(content_type)
     fmt = parse_report_format(report_format)
@@ -66,7 +67,7 @@ def decode_bulkdata(
         raise DecodeError(f"body is not valid {charset}: byte {exc.start}") from exc
     # A CSV body labelled with a JSON report format: the media type wins, the header tells the shape.
     csv_format = fmt if fmt is not None and fmt.is_csv else None
-    if csv_format is not ReportFormat.PARAMETER_PER_COLUMN:
+    if fast_csv and csv_format is not ReportFormat.PARAMETER_PER_COLUMN:
         fast = decode_per_row_fast(text, csv_separator)
         if fast is not None:
             return fast

@@ -60,6 +60,7 @@ class BulkDataEndpoint:
             content_type=request.headers.get("content-type"),
             report_format=request.headers.get("bbf-report-format"),
             csv_separator=self._config.mapping.csv_separator,
+            fast_csv=self._config.mapping.fast_csv,
         )
         if len(table) > limits.max_parameters:
             raise TooLarge(f"report has {len(table)} parameters, the limit is {limits.max_parameters}")
