@@ -3,6 +3,7 @@
 Per parameter name the decision (metric template, instance attributes, kind, unit, rule) is made
 once and cached; per value only a number conversion and a few appends remain."""
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
@@ -155,19 +156,23 @@ class BulkDataMapper:
         return mapping
 
     def _by_suffix(self, relative: str) -> ParamSpec | None:
-        """A relative name (``Stats.BytesSent``) takes the spec of the model templates that end with
-        it, if they all agree on kind and unit; otherwise it is unknown."""
+        """A relative name (``Stats.BytesSent``) takes the kind of the model templates that end with it
+        if they all agree on it, and their most common unit; otherwise it is unknown."""
         if self._suffixes is None:
-            suffixes: dict[str, ParamSpec | None] = {}
+            candidates: dict[str, list[ParamSpec]] = {}
             for template, spec in self._model.items():
                 parts = template.split(".")
                 for start in range(1, len(parts)):
-                    suffix = ".".join(parts[start:])
-                    seen = suffixes.get(suffix, spec)
-                    agree = seen is not None and (seen.kind, seen.unit) == (spec.kind, spec.unit)
-                    suffixes[suffix] = spec if agree else None
-            self._suffixes = suffixes
+                    candidates.setdefault(".".join(parts[start:]), []).append(spec)
+            self._suffixes = {suffix: _agreed(specs) for suffix, specs in candidates.items()}
         return self._suffixes.get(relative)
+
+
+def _agreed(specs: list[ParamSpec]) -> ParamSpec | None:
+    if len({spec.kind for spec in specs}) != 1:
+        return None
+    unit = Counter(spec.unit for spec in specs).most_common(1)[0][0]
+    return ParamSpec(specs[0].base_type, specs[0].data_type, unit, specs[0].kind)
 
 
 def _number(value: BulkValue) -> int | float | None:
