@@ -48,7 +48,7 @@ class MappingConfig:
 @dataclass(frozen=True, kw_only=True)
 class BatchConfig:
     max_points: int = 8192
-    max_age_s: float = 0.1
+    max_age_s: float = 0.02  # a report waits at most this long for its batch (latency budget)
     # Points accepted but not yet acknowledged by the collector; beyond it ingress answers 503.
     max_pending_points: int = 1_000_000
 
