@@ -30,7 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PROTOS: tuple[str, ...] = ("receiver/decode/sparkplug/sparkplug_b.proto",)
+DEFAULT_PROTOS: tuple[str, ...] = (
+    "receiver/decode/sparkplug/sparkplug_b.proto",
+    "receiver/decode/usp/usp_record.proto",
+    "receiver/decode/usp/usp_msg.proto",
+)
 OUT_DIR_NAME = "_pb"
 STAMP_NAME = ".stamp"
 # Bump when this script changes what it writes, so existing outputs are regenerated.
