@@ -194,3 +194,39 @@ async def test_lwm2m_registration_and_sensor_values(
     assert registration.attributes["lwm2m.lifetime"] == 3600
     assert registration.attributes["/3/0/0"] == "IoT Testing Corp"
     assert all(p.resource["service.name"] == "lwm2m" for p in points)
+
+
+async def test_usp_bulk_data_record_maps_like_http_bulk_data(
+    broker: Broker, mqtt_receiver: Receiver, collector: Collector
+) -> None:
+    from loadtest.usp_agent import build_push_record
+
+    eid = f"os::00256D:{uuid.uuid4().hex[:8]}"
+    record = build_push_record(
+        eid,
+        "controller-1",
+        {
+            "Report": [
+                {
+                    "CollectionTime": 1700000000,
+                    "Device.WiFi.Radio.2.Stats.Noise": -92,
+                    "Device.DeviceInfo.SoftwareVersion": "7.2.1",
+                }
+            ]
+        },
+    )
+    client = Client(f"usp-{uuid.uuid4().hex[:6]}")
+    await client.connect(broker.host, broker.port)
+    client.publish("usp/bulkdata/agent", record, qos=1)
+    points, logs = _sink(collector, eid, 1, 1)
+    await client.disconnect()
+    [point] = points
+    assert (point.name, point.value, point.unit, point.attributes) == (
+        "Device.WiFi.Radio.{i}.Stats.Noise",
+        -92,
+        "dBm",
+        {"Radio": "2"},
+    )
+    assert point.time_ns == 1700000000 * 10**9
+    assert point.resource == {"device.id": eid, "usp.endpoint_id": eid, "service.name": "usp-bulkdata"}
+    assert logs[0].attributes == {"Device.DeviceInfo.SoftwareVersion": "7.2.1"}
