@@ -9,8 +9,18 @@ _MILLISECONDS_THRESHOLD = 1e11
 _NS_PER_S = 1_000_000_000
 
 
+_MAX_NS = 2**63 - 1  # OTLP carries fixed64 nanoseconds; Arrow columns are int64 (year 2262)
+
+
 def parse_timestamp_ns(raw: str | int | float) -> int:
     """Return epoch nanoseconds; raise DecodeError with a reason for anything unreadable."""
+    ns = _parse(raw)
+    if not 0 <= ns <= _MAX_NS:
+        raise DecodeError(f"timestamp out of range: {raw!r}")
+    return ns
+
+
+def _parse(raw: str | int | float) -> int:
     if isinstance(raw, bool):
         raise DecodeError(f"timestamp must be a number or ISO-8601 string, got {raw!r}")
     if isinstance(raw, int | float):

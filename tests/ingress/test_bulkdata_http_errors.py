@@ -95,6 +95,12 @@ def test_report_without_identity_is_400(client: TestClient, path: str, reason: s
         (ROW_HEADER + "soon,Device.X,1,int\n", {"content_type": CSV}, 400, "line 2: unreadable timestamp"),
         ("ReportTimestamp,A,B\n1364529149,1\n", {"content_type": CSV}, 400, "line 2: expected 3 fields"),
         (b"ReportTimestamp,A\n1,\xff\xfe\n", {"content_type": CSV}, 400, "not valid utf-8"),
+        (
+            ROW_HEADER + "5023-11-14T22:13:20Z,Device.X,1,int\n",
+            {"content_type": CSV},
+            400,
+            "timestamp out of range",
+        ),
         (ROW_HEADER, {"content_type": CSV}, 400, "no parameter rows"),
         ("x", {"content_type": CSV, "content_encoding": "br"}, 415, "unsupported Content-Encoding 'br'"),
         (
