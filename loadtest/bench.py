@@ -115,8 +115,10 @@ def run(mode: str, args: argparse.Namespace) -> Figures:
         wall = time.monotonic() - started
         rcpu, ccpu = cpu_seconds(receiver.process.pid) - rcpu0, cpu_seconds(collector.process.pid) - ccpu0
         points = ok * args.params
-        max_reports_per_s = ok / wall
-        half_rate = max(1.0, max_reports_per_s * args.params / 200 / 2)  # 200-parameter reports at half max
+        # Latency: 200-parameter reports at half of the rate this receiver sustains for them.
+        started_small = time.monotonic()
+        small_ok, _ = asyncio.run(_saturate(receiver.url, [small], args.reports * 2, args.concurrency, 10))
+        half_rate = max(1.0, small_ok / (time.monotonic() - started_small) / 2)
         latencies = sorted(asyncio.run(_paced(receiver.url, small, half_rate, args.latency_seconds)))
         rss = peak_rss_mb(receiver.process.pid)
     p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)] if latencies else float("nan")

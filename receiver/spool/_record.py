@@ -27,33 +27,59 @@ class CorruptRecord(Exception):
     pass
 
 
-def encode_record(batch: SealedBatch, registry: SeriesRegistry) -> bytes:
-    series_ids = (
-        set(pc.unique(batch.metrics.column("series")).to_pylist()) if batch.metrics.num_rows else set()
-    )
-    series_ids.update(point.series for _, point in batch.histograms)
-    series = []
-    for sid in sorted(series_ids):
-        s = registry[sid]
-        attrs = [list(a) for a in s.attributes]
-        series.append(
-            [sid, s.name, s.unit, s.kind, s.monotonic, attrs, s.description, s.temporality, list(s.bounds)]
+class RecordEncoder:
+    """Encodes records; keeps each series' JSON descriptor (the ids are stable for the process), so a
+    batch of a thousand series costs a join, not a thousand dumps."""
+
+    def __init__(self, registry: SeriesRegistry) -> None:
+        self._registry = registry
+        self._descriptors: dict[int, bytes] = {}
+
+    def _descriptor(self, sid: int) -> bytes:
+        found = self._descriptors.get(sid)
+        if found is None:
+            s = self._registry[sid]
+            attrs = [list(a) for a in s.attributes]
+            found = orjson.dumps(
+                [
+                    sid,
+                    s.name,
+                    s.unit,
+                    s.kind,
+                    s.monotonic,
+                    attrs,
+                    s.description,
+                    s.temporality,
+                    list(s.bounds),
+                ]
+            )
+            self._descriptors[sid] = found
+        return found
+
+    def encode(self, batch: SealedBatch) -> bytes:
+        ids = pc.unique(batch.metrics.column("series")).to_pylist() if batch.metrics.num_rows else []
+        ids = sorted(set(ids) | {point.series for _, point in batch.histograms})
+        histograms = [
+            [rid, p.series, p.time_ns, p.start_ns, p.count, p.sum, list(p.bucket_counts)]
+            for rid, p in batch.histograms
+        ]
+        rest = orjson.dumps(
+            {
+                "seq": batch.seq,
+                "resources": [[list(kv) for kv in r] for r in batch.resources],
+                "histograms": histograms,
+            }
         )
-    histograms = [
-        [rid, p.series, p.time_ns, p.start_ns, p.count, p.sum, list(p.bucket_counts)]
-        for rid, p in batch.histograms
-    ]
-    header = orjson.dumps(
-        {
-            "seq": batch.seq,
-            "resources": [[list(kv) for kv in r] for r in batch.resources],
-            "series": series,
-            "histograms": histograms,
-        }
-    )
-    metrics = _ipc(batch.metrics)
-    payload = b"".join((_U32.pack(len(header)), header, _U32.pack(len(metrics)), metrics, _ipc(batch.logs)))
-    return FRAME.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
+        header = b'{"series":[' + b",".join(self._descriptor(sid) for sid in ids) + b"]," + rest[1:]
+        metrics = _ipc(batch.metrics)
+        payload = b"".join(
+            (_U32.pack(len(header)), header, _U32.pack(len(metrics)), metrics, _ipc(batch.logs))
+        )
+        return FRAME.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
+
+
+def encode_record(batch: SealedBatch, registry: SeriesRegistry) -> bytes:
+    return RecordEncoder(registry).encode(batch)
 
 
 @dataclass(slots=True)

@@ -23,7 +23,7 @@ from typing import IO
 from ..batch import SealedBatch
 from ..config import SpoolConfig
 from ..signals import NotDelivered, SeriesRegistry
-from ._record import FRAME, MAGIC, CorruptRecord, decode_payload, encode_record
+from ._record import FRAME, MAGIC, CorruptRecord, RecordEncoder, decode_payload
 
 log = logging.getLogger(__name__)
 _RETRY_DELAY_S = 1.0
@@ -78,6 +78,7 @@ class Spool:
     ) -> None:
         self._config = config
         self._registry = registry
+        self._encoder = RecordEncoder(registry)
         self._submit = submit
         self._dir = Path(config.directory)
         self._segments: dict[int, _Segment] = {}
@@ -153,7 +154,7 @@ class Spool:
     def append(self, batch: SealedBatch) -> None:
         """Write ``batch``; its ``done`` settles when the write is durable (or failed)."""
         try:
-            record = encode_record(batch, self._registry)
+            record = self._encoder.encode(batch)
             segment = self._writable_segment()
             offset = segment.size
             written = os.write(self._fd, record)
