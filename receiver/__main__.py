@@ -2,6 +2,7 @@
 
 import argparse
 import logging
+import ssl
 import sys
 from collections.abc import Sequence
 
@@ -12,6 +13,10 @@ from .mapping import RulesError
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     # Subcommands with their own parsers (and their own --help).
+    if args_list[:1] == ["credentials"]:
+        from .credentials_cli import main as credentials
+
+        return credentials(args_list[1:])
     if args_list[:1] == ["ingest-cdr"]:
         from .cdr_cli import main as ingest_cdr
 
@@ -19,6 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m receiver", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the HTTP receiver")
+    commands.add_parser("credentials", help="add, remove or list CPE credentials (see its --help)")
     commands.add_parser("ingest-cdr", help="send CDR files to the collector, resumably (see its --help)")
     serve.add_argument("--config", help="YAML config file (sections server, limits, mapping, batch, export)")
     serve.add_argument("--host", help="listen address (default 127.0.0.1)")
@@ -56,7 +62,7 @@ def _serve(config: ReceiverConfig, log_level: str) -> int:
 
     try:
         app = create_app(config)
-    except (RulesError, OSError) as exc:
+    except (RulesError, OSError, ValueError) as exc:
         print(f"python -m receiver: invalid configuration:\n  {exc}", file=sys.stderr)
         return 2
     uvicorn.run(
@@ -68,6 +74,12 @@ def _serve(config: ReceiverConfig, log_level: str) -> int:
         server_header=False,
         timeout_graceful_shutdown=15,
         http=LenientHttpToolsProtocol,
+        ssl_certfile=config.tls.cert_file,
+        ssl_keyfile=config.tls.key_file,
+        ssl_ca_certs=config.tls.client_ca_file,
+        ssl_cert_reqs=(ssl.CERT_REQUIRED if config.tls.require_client_cert else ssl.CERT_OPTIONAL)
+        if config.tls.client_ca_file
+        else ssl.CERT_NONE,
     )
     return 0
 

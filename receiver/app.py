@@ -17,7 +17,14 @@ from starlette.routing import Route
 from .batch import Batcher, SealedBatch
 from .config import ReceiverConfig
 from .export import OtlpGrpcExporter
-from .ingress import BulkDataEndpoint, MqttInputs
+from .ingress import (
+    BulkDataEndpoint,
+    CdrUploadEndpoint,
+    DeviceJsonEndpoint,
+    MqttInputs,
+    RequestGuard,
+    UspBulkDataInput,
+)
 from .mapping import BulkDataMapper, load_rules, load_tr181_table
 from .signals import SeriesRegistry
 from .spool import Spool
@@ -51,12 +58,17 @@ class Pipeline:
             load_rules(config.mapping.rules_file),
             max_name_length=config.limits.max_name_length,
         )
-        self.bulkdata = BulkDataEndpoint(config, self.mapper, self.batcher, self.metrics)
+        self.guard = RequestGuard(config.auth)
+        self.bulkdata = BulkDataEndpoint(config, self.mapper, self.batcher, self.metrics, self.guard)
+        self.cdr = CdrUploadEndpoint(config, self.batcher, self.registry, self.metrics)
+        self.device_json = DeviceJsonEndpoint(config, self.batcher, self.registry, self.metrics)
         self.healthy = True
         self.exporter.on_worker_died = self._worker_died
         self.mqtt: MqttInputs | None = None
         if config.mqtt.broker is not None:
-            self.mqtt = MqttInputs(config.mqtt, self.registry, self.batcher, self.metrics)
+            usp = UspBulkDataInput(self.mapper, fast_csv=config.mapping.fast_csv)
+            extra = {topic.rstrip("#").rstrip("/"): usp for topic in config.mqtt.usp_topics}
+            self.mqtt = MqttInputs(config.mqtt, self.registry, self.batcher, self.metrics, extra=extra)
         self._expose_counters()
 
     def _expose_counters(self) -> None:
@@ -150,6 +162,12 @@ def create_app(config: ReceiverConfig) -> Starlette:
             await pipeline.stop()
 
     async def report(request: Request) -> Response:
+        cdr_kind = pipeline.cdr.kind_of(request.url.path)
+        if cdr_kind is not None:
+            return await pipeline.cdr(request, cdr_kind)
+        json_input = pipeline.device_json.input_of(request.url.path)
+        if json_input is not None:
+            return await pipeline.device_json(request, json_input)
         if not pipeline.bulkdata.accepts(request):
             return PlainTextResponse("no report endpoint at this path\n", status_code=404)
         return await pipeline.bulkdata(request)

@@ -145,7 +145,8 @@ async def ingest(
                 sent += chunk.table.num_rows
             state.record(digest, path, state.acked_through(digest), done=True)
             print(
-                f"{path}: {sent} records sent ({batch.table.num_rows - todo.table.num_rows} already sent before), "
+                f"{path}: {sent} records sent "
+                f"({batch.table.num_rows - todo.table.num_rows} already sent before), "
                 f"{len(batch.errors)} bad rows",
                 file=out,
             )

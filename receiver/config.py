@@ -70,6 +70,45 @@ class ExportConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class InputsConfig:
+    """Paths of the JSON device inputs besides Bulk Data and CDR."""
+
+    senml_path: str = "/senml"
+    yang_push_path: str = "/yang-push"
+    # Public keys (PEM/JWK, by kid = device id) that verify JWS-signed SenML packs.
+    senml_device_keys: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuthConfig:
+    """CPE authentication; off unless ``credentials_file`` is set (manage it with
+    ``python -m receiver credentials``). Secrets come from files or the environment only."""
+
+    credentials_file: str | None = None
+    realm: str = "telemetry"
+    basic: bool = True
+    digest: bool = False  # needs the per-realm HA1 in the credentials file (credentials add --digest)
+    require: bool = True
+    # Shared by all replicas so they accept each other's Digest nonces; or RECEIVER_AUTH_NONCE_SECRET.
+    nonce_secret_file: str | None = None
+    nonce_ttl_s: float = 300.0
+    binding: str = "device_id"  # an authenticated device may report only as itself: off | serial | device_id
+    # Per-device rate limit (reports per second, burst); 0 = off.
+    rate_per_s: float = 0.0
+    burst: int = 10
+
+
+@dataclass(frozen=True, kw_only=True)
+class TlsConfig:
+    """HTTPS for CPEs; with ``client_ca_file`` a verified client certificate's CN is the identity."""
+
+    cert_file: str | None = None
+    key_file: str | None = None
+    client_ca_file: str | None = None
+    require_client_cert: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
 class CdrConfig:
     """CDR uploads: ``POST {path_prefix}/data`` and ``{path_prefix}/voice`` with a CSV file (gzip allowed)."""
 
@@ -125,6 +164,9 @@ class ReceiverConfig:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     spool: SpoolConfig = field(default_factory=SpoolConfig)
     cdr: CdrConfig = field(default_factory=CdrConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    inputs: InputsConfig = field(default_factory=InputsConfig)
+    tls: TlsConfig = field(default_factory=TlsConfig)
 
     def validate(self) -> list[str]:
         problems: list[str] = []
@@ -187,6 +229,22 @@ class ReceiverConfig:
                 problems.append(f"mqtt.{key}: no such file {path!r}")
         for key in ("max_bytes", "segment_bytes", "commit_window_s", "memory_batches"):
             positive(f"spool.{key}", getattr(self.spool, key))
+        if self.auth.binding not in ("off", "serial", "device_id"):
+            problems.append(f"auth.binding must be off, serial or device_id, got {self.auth.binding!r}")
+        if self.auth.rate_per_s < 0 or self.auth.burst < 1:
+            problems.append("auth.rate_per_s must be >= 0 and auth.burst >= 1")
+        for key in ("credentials_file", "nonce_secret_file"):
+            path = getattr(self.auth, key)
+            if path is not None and not Path(path).is_file():
+                problems.append(f"auth.{key}: no such file {path!r}")
+        if (self.tls.cert_file is None) != (self.tls.key_file is None):
+            problems.append("tls.cert_file and tls.key_file go together")
+        for key in ("cert_file", "key_file", "client_ca_file"):
+            path = getattr(self.tls, key)
+            if path is not None and not Path(path).is_file():
+                problems.append(f"tls.{key}: no such file {path!r}")
+        if self.tls.client_ca_file is not None and self.tls.cert_file is None:
+            problems.append("tls.client_ca_file needs tls.cert_file and tls.key_file (mTLS is part of HTTPS)")
         positive("cdr.max_body_bytes", self.cdr.max_body_bytes)
         positive("cdr.chunk_rows", self.cdr.chunk_rows)
         if self.cdr.pseudonym_key_file is not None and not Path(self.cdr.pseudonym_key_file).is_file():

@@ -5,6 +5,7 @@ batch's deadline; anything else fails the batch, and its senders get a 503 so th
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import time
@@ -19,6 +20,7 @@ from ..batch import SealedBatch
 from ..config import ExportConfig
 from ..signals import NotDelivered, SeriesRegistry
 from ._otlp_encode import encode_histograms, encode_logs, encode_metrics
+from ._otlp_fast import FastMetricsEncoder
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,12 @@ class OtlpGrpcExporter:
     def __init__(self, config: ExportConfig, registry: SeriesRegistry) -> None:
         self._config = config
         self._registry = registry
+        # The fast encoder keeps per-series wire bytes for the life of the process.
+        self._encode_metrics = (
+            FastMetricsEncoder(registry).encode
+            if config.encoder == "fast"
+            else functools.partial(encode_metrics, registry=registry)
+        )
         self._queue: asyncio.Queue[SealedBatch | None] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
         self._channel: grpc.aio.Channel | None = None
@@ -152,7 +160,7 @@ class OtlpGrpcExporter:
         started = time.monotonic()
         deadline = started + self._config.retry_deadline_s
         max_bytes = self._config.max_request_bytes
-        for payload in encode_metrics(batch, self._registry, max_bytes):
+        for payload in self._encode_metrics(batch, max_bytes=max_bytes):
             response = await self._call(self._send_metrics, payload, deadline)
             self.stats.rejected_points += response.partial_success.rejected_data_points
         for payload in encode_histograms(batch, self._registry, max_bytes):

@@ -18,6 +18,7 @@ from ..mapping import BulkDataMapper, bulkdata_resource
 from ..signals import NotDelivered
 from ..telemetry import ReceiverMetrics
 from ._body import decode_content, read_limited
+from ._guard import RequestGuard
 from ._query import split_target
 
 log = logging.getLogger(__name__)
@@ -26,8 +27,14 @@ INPUT = "bulkdata"
 
 class BulkDataEndpoint:
     def __init__(
-        self, config: ReceiverConfig, mapper: BulkDataMapper, batcher: Batcher, metrics: ReceiverMetrics
+        self,
+        config: ReceiverConfig,
+        mapper: BulkDataMapper,
+        batcher: Batcher,
+        metrics: ReceiverMetrics,
+        guard: RequestGuard | None = None,
     ) -> None:
+        self._guard = guard
         self._config = config
         self._paths = frozenset(config.server.bulkdata_paths)
         self._mapper = mapper
@@ -50,7 +57,14 @@ class BulkDataEndpoint:
         received_ns = time.time_ns()
         limits = self._config.limits
         _, query = split_target(request.scope.get("raw_path") or b"", request.scope.get("query_string", b""))
-        resource = bulkdata_resource(query, identity_from_auth=self._config.mapping.identity_from_auth)
+        user = None
+        if self._guard is not None:
+            user, refusal = await self._guard.check(request, query)
+            if refusal is not None:
+                return refusal
+        resource = bulkdata_resource(
+            query, auth_user=user, identity_from_auth=self._config.mapping.identity_from_auth
+        )
         raw = await read_limited(
             request.stream(), request.headers.get("content-length"), limits.max_body_bytes
         )

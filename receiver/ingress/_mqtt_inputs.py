@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from gmqtt import Message
@@ -50,7 +50,7 @@ class MqttInputs:
         registry: SeriesRegistry,
         batcher: Batcher,
         metrics: ReceiverMetrics,
-        extra: dict[str, ExtraDecoder] | None = None,
+        extra: Mapping[str, ExtraDecoder] | None = None,
     ) -> None:
         assert config.broker is not None
         self._config = config

@@ -1,0 +1,71 @@
+"""CDR batches -> a log record per record plus per-upload aggregates (delta sums, a histogram)."""
+
+from receiver.decode._cdr import decode_cdr_csv
+from receiver.mapping._cdr import CALL_DURATION_BOUNDS, map_cdr
+from receiver.signals import SeriesRegistry
+
+DATA = (
+    b"msisdn,tower_id,up_bytes,down_bytes,data_type,ip_address,website_url,event_datetime\n"
+    b"31611111111,7,100,200,video,81.2.3.4,https://a.example/x,2024-03-01 12:00:00\n"
+    b"31622222222,7,300,400,video,81.2.3.5,https://b.example/y,2024-03-01 12:00:10\n"
+    b"31633333333,9,500,600,text,81.2.3.6,https://c.example/z,2024-03-01 12:00:20\n"
+)
+VOICE = (
+    b"msisdn,tower_id,call_type,dest_nr,call_duration_sec,start_time\n"
+    b"31611111111,7,voice,31699999999,3,2024-03-01 12:00:00\n"
+    b"31622222222,7,voice,31699999998,100,2024-03-01 12:01:00\n"
+    b"31633333333,7,video,31699999997,2000,2024-03-01 12:02:00\n"
+)
+
+
+def test_data_records_become_logs_and_byte_sums_by_tower_direction_and_type() -> None:
+    registry = SeriesRegistry()
+    report = map_cdr(
+        decode_cdr_csv(DATA, "data"), registry, source="f.csv", source_digest="abc", received_ns=1
+    )
+    assert [entry.body for entry in report.logs] == ["cdr.data"] * 3
+    first = report.logs[0]
+    assert first.attributes["cdr.msisdn"] == "31611111111" and first.attributes["cdr.tower_id"] == 7
+    assert first.attributes["cdr.record_id"] == "abc:2"
+    assert first.time_ns == 1709294400 * 10**9
+    sums = {}
+    for sid, value in zip(report.metrics.series, report.metrics.ints, strict=True):
+        series = registry[sid]
+        sums[
+            (
+                series.name,
+                dict(series.attributes).get("cdr.tower_id"),
+                dict(series.attributes).get("cdr.direction"),
+                dict(series.attributes).get("cdr.data_type"),
+            )
+        ] = value
+        assert series.temporality == "delta"
+    assert sums[("cdr.data.bytes", 7, "up", "video")] == 400
+    assert sums[("cdr.data.bytes", 7, "down", "video")] == 600
+    assert sums[("cdr.data.bytes", 9, "down", "text")] == 600
+    assert sums[("cdr.records", None, None, None)] == 3
+
+
+def test_voice_durations_become_a_histogram_per_tower_and_call_type() -> None:
+    registry = SeriesRegistry()
+    report = map_cdr(
+        decode_cdr_csv(VOICE, "voice"), registry, source="v.csv", source_digest="d", received_ns=1
+    )
+    by_type = {dict(registry[h.series].attributes)["cdr.call_type"]: h for h in report.histograms}
+    voice = by_type["voice"]
+    assert (voice.count, voice.sum) == (2, 103.0)
+    assert voice.bucket_counts[0] == 1 and voice.bucket_counts[CALL_DURATION_BOUNDS.index(120.0)] == 1
+    assert by_type["video"].bucket_counts[-1] == 1  # 2000 s is beyond the last bound
+    assert registry[voice.series].bounds == CALL_DURATION_BOUNDS
+
+
+def test_pseudonymisation_replaces_numbers_and_addresses_consistently() -> None:
+    registry = SeriesRegistry()
+    batch = decode_cdr_csv(DATA, "data")
+    one = map_cdr(batch, registry, source="f", source_digest="x", received_ns=1, pseudonym_key=b"k1")
+    two = map_cdr(batch, registry, source="f", source_digest="x", received_ns=1, pseudonym_key=b"k1")
+    other = map_cdr(batch, registry, source="f", source_digest="x", received_ns=1, pseudonym_key=b"k2")
+    msisdn = one.logs[0].attributes["cdr.msisdn"]
+    assert msisdn != "31611111111" and msisdn == two.logs[0].attributes["cdr.msisdn"]
+    assert msisdn != other.logs[0].attributes["cdr.msisdn"]
+    assert one.logs[0].attributes["cdr.ip_address"] != "81.2.3.4"
