@@ -20,6 +20,7 @@ from ..telemetry import ReceiverMetrics
 from ._body import decode_content, read_limited
 from ._guard import RequestGuard
 from ._query import split_target
+from ._responses import unavailable
 
 log = logging.getLogger(__name__)
 INPUT = "bulkdata"
@@ -100,8 +101,7 @@ class BulkDataEndpoint:
         return Response(status_code=204)
 
     def _unavailable(self, reason: str) -> Response:
-        retry_after = str(self._config.server.retry_after_s)
-        return PlainTextResponse(reason + "\n", status_code=503, headers={"Retry-After": retry_after})
+        return unavailable(reason, self._config.server.retry_after_s)
 
 
 def _date_header_ns(request: Request) -> int | None:

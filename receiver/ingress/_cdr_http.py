@@ -23,6 +23,7 @@ from ..mapping._cdr import map_cdr
 from ..signals import NotDelivered, SeriesRegistry
 from ..telemetry import ReceiverMetrics
 from ._body import decode_content, read_limited
+from ._responses import unavailable
 
 PSEUDONYM_KEY_ENV = "RECEIVER_CDR_PSEUDONYM_KEY"
 _LISTED_ERRORS = 100
@@ -129,15 +130,7 @@ class CdrUploadEndpoint:
             )
             await asyncio.gather(*(asyncio.shield(ack) for ack in acks))
         except (Overloaded, BatcherClosed) as exc:
-            return PlainTextResponse(
-                f"over capacity, send again: {exc}\n",
-                status_code=503,
-                headers={"Retry-After": str(self._config.server.retry_after_s)},
-            )
+            return unavailable(f"over capacity, send again: {exc}", self._config.server.retry_after_s)
         except NotDelivered as exc:
-            return PlainTextResponse(
-                f"not delivered, send again: {exc.reason}\n",
-                status_code=503,
-                headers={"Retry-After": str(self._config.server.retry_after_s)},
-            )
+            return unavailable(f"not delivered, send again: {exc.reason}", self._config.server.retry_after_s)
         return Response(orjson.dumps(listing), status_code=200, media_type="application/json")

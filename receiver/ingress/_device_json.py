@@ -23,6 +23,7 @@ from ..signals import MappedReport, NotDelivered, SeriesRegistry
 from ..telemetry import ReceiverMetrics
 from ._body import decode_content, read_limited
 from ._query import split_target
+from ._responses import unavailable
 
 _SENML_TYPES = ("application/senml+json", "application/senml+cbor")
 
@@ -73,11 +74,7 @@ class DeviceJsonEndpoint:
             await asyncio.shield(acked)
         except (Overloaded, BatcherClosed, NotDelivered) as exc:
             reason = exc.reason if isinstance(exc, NotDelivered) else str(exc)
-            return PlainTextResponse(
-                f"not accepted, send again: {reason}\n",
-                status_code=503,
-                headers={"Retry-After": str(self._config.server.retry_after_s)},
-            )
+            return unavailable(f"not accepted, send again: {reason}", self._config.server.retry_after_s)
         return Response(status_code=204)
 
     def _senml(self, body: bytes, media: str | None, device: str, received_ns: int) -> MappedReport:

@@ -2,7 +2,6 @@
 formulas computed here independently, malformed headers, nonce expiry, binding, client
 certificates (mTLS through a real uvicorn), and no secrets in logs."""
 
-import asyncio
 import base64
 import contextlib
 import hashlib
@@ -772,18 +771,8 @@ def test_tls_scope_extension_from_an_ssl_object() -> None:
     assert identity_from_client_cert(_scope(none)) is None
 
 
-class TlsScopeHttpProtocol(LenientHttpToolsProtocol):
-    """The wiring the _auth docstring recommends (uvicorn sets no ASGI TLS extension itself)."""
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        ssl_object = transport.get_extra_info("ssl_object")
-        self._tls = None if ssl_object is None else tls_scope_extension(ssl_object)
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        if self._tls is not None:
-            self.scope["extensions"] = {**self.scope.get("extensions", {}), "tls": self._tls}  # type: ignore[dict-item]
+# The receiver's own protocol sets the ASGI TLS extension (uvicorn sets none itself).
+TlsScopeHttpProtocol = LenientHttpToolsProtocol
 
 
 def test_mtls_through_uvicorn(store: CredentialStore, tmp_path: Path) -> None:
