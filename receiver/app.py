@@ -178,11 +178,16 @@ def create_app(config: ReceiverConfig) -> Starlette:
         return PlainTextResponse("export worker died\n", status_code=503)
 
     async def readyz(request: Request) -> Response:
-        channel = pipeline.exporter._channel
-        state = channel.get_state(try_to_connect=True) if channel is not None else None
-        if pipeline.healthy and state in (grpc.ChannelConnectivity.READY, grpc.ChannelConnectivity.IDLE):
-            return PlainTextResponse("ready\n")
-        return PlainTextResponse(f"collector not reachable ({state})\n", status_code=503)
+        """Ready = can take reports now: workers alive, spool not full, collector reachable."""
+        state = pipeline.exporter.channel_state()
+        spool_full = pipeline.spool.full_reason() if pipeline.spool is not None else None
+        if not pipeline.healthy:
+            return PlainTextResponse("export worker died\n", status_code=503)
+        if spool_full is not None:
+            return PlainTextResponse(f"spool full: {spool_full}\n", status_code=503)
+        if state not in (grpc.ChannelConnectivity.READY, grpc.ChannelConnectivity.IDLE):
+            return PlainTextResponse(f"collector not reachable ({state})\n", status_code=503)
+        return PlainTextResponse("ready\n")
 
     async def metrics(request: Request) -> Response:
         pipeline.metrics.pending.set(pipeline.batcher.pending_points)

@@ -56,7 +56,10 @@ class BatchConfig:
 @dataclass(frozen=True, kw_only=True)
 class ExportConfig:
     endpoint: str = "127.0.0.1:4317"
-    insecure: bool = True
+    insecure: bool = True  # plaintext gRPC to a sidecar on loopback; false: TLS with the files below
+    ca_file: str | None = None  # CA that signed the collector's certificate (default: system roots)
+    client_cert_file: str | None = None  # mTLS to the collector
+    client_key_file: str | None = None
     max_in_flight: int = 4
     timeout_s: float = 10.0
     retry_initial_s: float = 0.1
@@ -204,6 +207,12 @@ class ReceiverConfig:
         host, _, port = self.export.endpoint.rpartition(":")
         if not host or not port.isdigit():
             problems.append(f"export.endpoint must be HOST:PORT, got {self.export.endpoint!r}")
+        for key in ("ca_file", "client_cert_file", "client_key_file"):
+            path = getattr(self.export, key)
+            if path is not None and not Path(path).is_file():
+                problems.append(f"export.{key}: no such file {path!r}")
+        if (self.export.client_cert_file is None) != (self.export.client_key_file is None):
+            problems.append("export.client_cert_file and export.client_key_file go together")
         if self.export.encoder not in ("fast", "protobuf"):
             problems.append(f"export.encoder must be 'fast' or 'protobuf', got {self.export.encoder!r}")
         if self.export.compression not in ("none", "gzip"):

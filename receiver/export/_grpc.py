@@ -11,6 +11,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
@@ -73,6 +74,9 @@ class OtlpGrpcExporter:
         self.stats = ExportStats()
         self.on_worker_died: Callable[[BaseException], None] | None = None
 
+    def channel_state(self) -> "grpc.ChannelConnectivity | None":
+        return self._channel.get_state(try_to_connect=True) if self._channel is not None else None
+
     @property
     def queued_batches(self) -> int:
         return self._queue.qsize()
@@ -87,9 +91,14 @@ class OtlpGrpcExporter:
         compression = (
             grpc.Compression.Gzip if self._config.compression == "gzip" else grpc.Compression.NoCompression
         )
-        self._channel = grpc.aio.insecure_channel(
-            self._config.endpoint, options=options, compression=compression
-        )
+        if self._config.insecure:
+            self._channel = grpc.aio.insecure_channel(
+                self._config.endpoint, options=options, compression=compression
+            )
+        else:
+            self._channel = grpc.aio.secure_channel(
+                self._config.endpoint, _credentials(self._config), options=options, compression=compression
+            )
         self._send_metrics = self._channel.unary_unary(
             METRICS_METHOD,
             request_serializer=None,
@@ -195,3 +204,16 @@ class OtlpGrpcExporter:
                 self.stats.retries += 1
                 with contextlib.suppress(TimeoutError):  # the wait ends early on stop()
                     await asyncio.wait_for(self._stopping.wait(), timeout=backoff)
+
+
+def _credentials(config: ExportConfig) -> grpc.ChannelCredentials:
+    """TLS to the collector: a private CA and, for mTLS, a client certificate, all from files."""
+
+    def read(path: str | None) -> bytes | None:
+        return Path(path).read_bytes() if path else None
+
+    return grpc.ssl_channel_credentials(
+        root_certificates=read(config.ca_file),
+        private_key=read(config.client_key_file),
+        certificate_chain=read(config.client_cert_file),
+    )

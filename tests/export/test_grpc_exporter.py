@@ -108,3 +108,24 @@ async def test_partial_success_rejections_are_counted(collector: tuple[FakeColle
     await asyncio.wait_for(done, 5)
     assert exporter.stats.rejected_points == 2
     await exporter.stop()
+
+
+async def test_tls_to_the_collector_with_a_private_ca(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    fake = FakeCollector()
+    server = grpc.aio.server()
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(fake, server)
+    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(fake, server)
+    credentials = grpc.ssl_server_credentials([(cert.private_key_pem.bytes(), cert.cert_chain_pems[0].bytes())])
+    port = server.add_secure_port("127.0.0.1:0", credentials)
+    await server.start()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    exporter, done = await _send(f"127.0.0.1:{port}", insecure=False, ca_file=str(ca_file))  # type: ignore[arg-type]
+    await asyncio.wait_for(done, 5)
+    assert fake.points == 5
+    await exporter.stop()
+    await server.stop(None)
