@@ -119,7 +119,8 @@ async def test_tls_to_the_collector_with_a_private_ca(tmp_path) -> None:  # type
     server = grpc.aio.server()
     metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(fake, server)
     logs_service_pb2_grpc.add_LogsServiceServicer_to_server(fake, server)
-    credentials = grpc.ssl_server_credentials([(cert.private_key_pem.bytes(), cert.cert_chain_pems[0].bytes())])
+    key_and_chain = (cert.private_key_pem.bytes(), cert.cert_chain_pems[0].bytes())
+    credentials = grpc.ssl_server_credentials([key_and_chain])
     port = server.add_secure_port("127.0.0.1:0", credentials)
     await server.start()
     ca_file = tmp_path / "ca.pem"
