@@ -60,8 +60,8 @@ class Pipeline:
         )
         self.guard = RequestGuard(config.auth)
         self.bulkdata = BulkDataEndpoint(config, self.mapper, self.batcher, self.metrics, self.guard)
-        self.cdr = CdrUploadEndpoint(config, self.batcher, self.registry, self.metrics)
-        self.device_json = DeviceJsonEndpoint(config, self.batcher, self.registry, self.metrics)
+        self.cdr = CdrUploadEndpoint(config, self.batcher, self.registry, self.metrics, self.guard)
+        self.device_json = DeviceJsonEndpoint(config, self.batcher, self.registry, self.metrics, self.guard)
         self.healthy = True
         self.exporter.on_worker_died = self._worker_died
         self.mqtt: MqttInputs | None = None

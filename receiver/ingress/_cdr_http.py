@@ -23,6 +23,7 @@ from ..mapping._cdr import map_cdr
 from ..signals import NotDelivered, SeriesRegistry
 from ..telemetry import ReceiverMetrics
 from ._body import decode_content, read_limited
+from ._guard import RequestGuard
 from ._responses import unavailable
 
 PSEUDONYM_KEY_ENV = "RECEIVER_CDR_PSEUDONYM_KEY"
@@ -74,8 +75,14 @@ async def submit_in_chunks(
 
 class CdrUploadEndpoint:
     def __init__(
-        self, config: ReceiverConfig, batcher: Batcher, registry: SeriesRegistry, metrics: ReceiverMetrics
+        self,
+        config: ReceiverConfig,
+        batcher: Batcher,
+        registry: SeriesRegistry,
+        metrics: ReceiverMetrics,
+        guard: RequestGuard | None = None,
     ) -> None:
+        self._guard = guard
         self._config = config
         self._batcher = batcher
         self._registry = registry
@@ -98,6 +105,10 @@ class CdrUploadEndpoint:
         return response
 
     async def _handle(self, request: Request, kind: str) -> Response:
+        if self._guard is not None:
+            _, refusal = await self._guard.check(request, {})
+            if refusal is not None:
+                return refusal
         raw = await read_limited(
             request.stream(), request.headers.get("content-length"), self._config.cdr.max_body_bytes
         )

@@ -22,6 +22,7 @@ from ..mapping._yang_push import map_yang_push
 from ..signals import MappedReport, NotDelivered, SeriesRegistry
 from ..telemetry import ReceiverMetrics
 from ._body import decode_content, read_limited
+from ._guard import RequestGuard
 from ._query import split_target
 from ._responses import unavailable
 
@@ -30,8 +31,14 @@ _SENML_TYPES = ("application/senml+json", "application/senml+cbor")
 
 class DeviceJsonEndpoint:
     def __init__(
-        self, config: ReceiverConfig, batcher: Batcher, registry: SeriesRegistry, metrics: ReceiverMetrics
+        self,
+        config: ReceiverConfig,
+        batcher: Batcher,
+        registry: SeriesRegistry,
+        metrics: ReceiverMetrics,
+        guard: RequestGuard | None = None,
     ) -> None:
+        self._guard = guard
         self._config = config
         self._batcher = batcher
         self._registry = registry
@@ -58,6 +65,14 @@ class DeviceJsonEndpoint:
     async def _handle(self, request: Request, name: str) -> Response:
         received_ns = time.time_ns()
         _, query = split_target(request.scope.get("raw_path") or b"", request.scope.get("query_string", b""))
+        if self._guard is not None:
+            user, refusal = await self._guard.check(request, {})
+            if refusal is not None:
+                return refusal
+            if user is not None and self._config.auth.binding != "off" and query.get("device", user) != user:
+                return PlainTextResponse(
+                    f"authenticated as {user!r}, which may not report for this device\n", status_code=403
+                )
         limits = self._config.limits
         raw = await read_limited(
             request.stream(), request.headers.get("content-length"), limits.max_body_bytes

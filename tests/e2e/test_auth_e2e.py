@@ -121,3 +121,21 @@ def test_secrets_never_reach_the_log(secured: Receiver, tmp_path: Path) -> None:
     )
     log = secured.log_path.read_text()
     assert PASSWORD not in log
+
+
+def test_cdr_and_senml_routes_are_guarded_too(secured: Receiver) -> None:
+    cdr = httpx.post(
+        f"{secured.url}/cdr/voice",
+        content=b"msisdn,tower_id,call_type,dest_nr,call_duration_sec,start_time\n",
+        headers=HEADERS,
+        timeout=30,
+    )
+    assert cdr.status_code == 401
+    senml = httpx.post(
+        f"{secured.url}/senml?device=00256D-Gateway-SNAUTH2",
+        content=b'[{"n":"t","v":1}]',
+        headers={"content-type": "application/senml+json"},
+        auth=httpx.BasicAuth("00256D-Gateway-SNAUTH1", PASSWORD),
+        timeout=30,
+    )
+    assert senml.status_code == 403
