@@ -154,16 +154,19 @@ class Broker:
 
 
 @contextlib.contextmanager
-def run_mosquitto(workdir: Path, port: int | None = None) -> Iterator[Broker]:
-    """A real Mosquitto broker (Debian package) on a loopback port, anonymous, no persistence."""
+def run_mosquitto(workdir: Path, port: int | None = None, extra_config: str = "") -> Iterator[Broker]:
+    """A real Mosquitto broker (Debian package) on a loopback port, no persistence; anonymous unless
+    ``extra_config`` (e.g. TLS files, a password file) says otherwise."""
     binary = next((p for p in ("/usr/sbin/mosquitto", "/usr/bin/mosquitto") if Path(p).exists()), None)
     if binary is None:
         raise RuntimeError("mosquitto is not installed: apt-get install mosquitto (.ci/run does)")
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / f"mosquitto-{port}.conf"
+    anonymous = "false" if "password_file" in extra_config else "true"
     config.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\n"
+        f"listener {port} 127.0.0.1\nallow_anonymous {anonymous}\npersistence false\n"
+        f"max_queued_messages 100000\n{extra_config}"
     )
     with (workdir / f"mosquitto-{port}.log").open("ab") as log:
         process = subprocess.Popen([binary, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT)
