@@ -13,16 +13,16 @@ from pathlib import Path
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 
 from ..batch import Batcher, BatcherClosed, Overloaded
 from ..config import ReceiverConfig
-from ..decode import DecodeError
 from ..decode._cdr import CdrBatch, decode_cdr_csv
 from ..mapping._cdr import map_cdr
 from ..signals import NotDelivered, SeriesRegistry
 from ..telemetry import ReceiverMetrics
 from ._body import decode_content, read_limited
+from ._endpoint import UploadEndpoint
 from ._guard import RequestGuard
 from ._responses import unavailable
 
@@ -73,7 +73,7 @@ async def submit_in_chunks(
     return acks
 
 
-class CdrUploadEndpoint:
+class CdrUploadEndpoint(UploadEndpoint):
     def __init__(
         self,
         config: ReceiverConfig,
@@ -82,11 +82,7 @@ class CdrUploadEndpoint:
         metrics: ReceiverMetrics,
         guard: RequestGuard | None = None,
     ) -> None:
-        self._guard = guard
-        self._config = config
-        self._batcher = batcher
-        self._registry = registry
-        self._metrics = metrics
+        super().__init__(config, batcher, registry, metrics, guard)
         self._key = pseudonym_key(config.cdr.pseudonym_key_file)
 
     def kind_of(self, path: str) -> str | None:
@@ -95,14 +91,6 @@ class CdrUploadEndpoint:
             if path.rstrip("/") == f"{prefix}/{kind}":
                 return kind
         return None
-
-    async def __call__(self, request: Request, kind: str) -> Response:
-        try:
-            response = await self._handle(request, kind)
-        except DecodeError as exc:
-            response = PlainTextResponse(exc.reason + "\n", status_code=exc.status)
-        self._metrics.requests.labels("cdr", str(response.status_code)).inc()
-        return response
 
     async def _handle(self, request: Request, kind: str) -> Response:
         if self._guard is not None:

@@ -22,6 +22,7 @@ from ..mapping._yang_push import map_yang_push
 from ..signals import MappedReport, NotDelivered, SeriesRegistry
 from ..telemetry import ReceiverMetrics
 from ._body import decode_content, read_limited
+from ._endpoint import UploadEndpoint
 from ._guard import RequestGuard
 from ._query import split_target
 from ._responses import unavailable
@@ -29,7 +30,7 @@ from ._responses import unavailable
 _SENML_TYPES = ("application/senml+json", "application/senml+cbor")
 
 
-class DeviceJsonEndpoint:
+class DeviceJsonEndpoint(UploadEndpoint):
     def __init__(
         self,
         config: ReceiverConfig,
@@ -38,11 +39,7 @@ class DeviceJsonEndpoint:
         metrics: ReceiverMetrics,
         guard: RequestGuard | None = None,
     ) -> None:
-        self._guard = guard
-        self._config = config
-        self._batcher = batcher
-        self._registry = registry
-        self._metrics = metrics
+        super().__init__(config, batcher, registry, metrics, guard)
         keys_path = config.inputs.senml_device_keys
         self._keys = key_lookup(load_device_keys(Path(keys_path))) if keys_path else None
 
@@ -53,14 +50,6 @@ class DeviceJsonEndpoint:
         if path.rstrip("/") == inputs.yang_push_path.rstrip("/"):
             return "yang-push"
         return None
-
-    async def __call__(self, request: Request, name: str) -> Response:
-        try:
-            response = await self._handle(request, name)
-        except DecodeError as exc:
-            response = PlainTextResponse(exc.reason + "\n", status_code=exc.status)
-        self._metrics.requests.labels(name, str(response.status_code)).inc()
-        return response
 
     async def _handle(self, request: Request, name: str) -> Response:
         received_ns = time.time_ns()
