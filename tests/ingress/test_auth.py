@@ -7,7 +7,6 @@ import contextlib
 import hashlib
 import logging
 import re
-import shutil
 import socket
 import ssl
 import subprocess
@@ -265,7 +264,6 @@ def serve(app: Starlette, **config: Any) -> Iterator[int]:
         thread.join(10)
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed")
 @pytest.mark.parametrize("algorithms", [("MD5", "SHA-256"), ("SHA-256",)])
 def test_curl_digest_against_uvicorn(store: CredentialStore, algorithms: tuple[str, ...]) -> None:
     app = auth_app(make_auth(store, digest_algorithms=algorithms, clock=time.time))
