@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 
 from ..batch import Batcher, BatcherClosed, Overloaded
 from ..config import ReceiverConfig
@@ -55,13 +55,11 @@ class DeviceJsonEndpoint(UploadEndpoint):
         received_ns = time.time_ns()
         _, query = split_target(request.scope.get("raw_path") or b"", request.scope.get("query_string", b""))
         if self._guard is not None:
-            user, refusal = await self._guard.check(request, {})
+            # The device named in the URL is bound like a USP endpoint id: the guard's binding applies.
+            claimed = {"eid": query["device"]} if query.get("device") else {}
+            _, refusal = await self._guard.check(request, claimed)
             if refusal is not None:
                 return refusal
-            if user is not None and self._config.auth.binding != "off" and query.get("device", user) != user:
-                return PlainTextResponse(
-                    f"authenticated as {user!r}, which may not report for this device\n", status_code=403
-                )
         limits = self._config.limits
         raw = await read_limited(
             request.stream(), request.headers.get("content-length"), limits.max_body_bytes

@@ -65,7 +65,7 @@ def _metrics(request: ExportMetricsServiceRequest, out: list[Point]) -> None:
                 data = getattr(metric, kind)
                 for dp in data.data_points:
                     if kind == "histogram":
-                        value = dp.sum  # the tests look at counts through bucket attributes below
+                        value = dp.sum  # a histogram point is compared by its sum
                     else:
                         value = dp.as_int if dp.WhichOneof("value") == "as_int" else dp.as_double
                     out.append(
