@@ -1,16 +1,21 @@
-"""Fast path for ParameterPerRow CSV, the shape CWMP agents send most: one string split, then
-columns by slicing, with no Python work per row.
+"""Fast path for ParameterPerRow CSV, the shape CWMP agents send most: the body becomes Arrow
+columns with no Python object per row.
 
-Measured on 1000-parameter reports: the csv module costs ~1.7 us per parameter, pyarrow.csv ~0.35 us
-(its per-call set-up dominates at this size), this path well under 0.1 us. It accepts only the plain
-shape: no quotes, exactly the header's number of fields on every line, known TR-106 types, readable
-timestamps. Anything else returns None and ``_bulkdata_csv`` decodes the body, with its quirk
-handling and line-numbered errors."""
+How: numpy finds every separator and newline in the UTF-8 bytes at once; one Arrow string array
+then views the body itself, its offsets alternating field start / field end, so element 2k is field
+k and element 2k+1 the delimiter after it (zero copy). Each column is one ``take`` of every
+width-th field. Measured on 1000-parameter reports: the csv module ~1.7 us per parameter, a
+str.split of the text ~0.25 us (4000 str objects per report, ~0.45 us inside the server once
+allocation churn counts), this ~0.08 us. It accepts only the plain shape: no quotes, exactly the
+header's number of fields on every line, known TR-106 types, readable timestamps. Anything else
+returns None and ``_bulkdata_csv`` decodes the body, with its quirk handling and line-numbered
+errors."""
 
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ._bulkdata_model import ParameterTable
 from ._errors import DecodeError
@@ -60,12 +65,13 @@ KNOWN_TYPES = frozenset(
 
 @dataclass(slots=True)
 class ParameterColumns:
-    """Columnar twin of ParameterTable. ``names`` is a tuple (it keys the mapper's profile cache:
-    a device sends the same parameter list every time); ``times_ns`` None means no timestamp column."""
+    """Columnar twin of ParameterTable: Arrow string arrays (``types`` None without a type column;
+    ``times_ns`` None without a timestamp column). ``names`` keys the mapper's profile cache: a
+    device sends the same parameter list every time."""
 
-    names: tuple[str, ...]
-    values: pa.Array
-    types: tuple[str, ...] | None
+    names: pa.StringArray
+    values: pa.StringArray
+    types: pa.StringArray | None
     times_ns: np.ndarray | None
     reports: int
 
@@ -73,9 +79,12 @@ class ParameterColumns:
         return len(self.names)
 
 
+_NEWLINE = ord("\n")
+_SPACE = ord(" ")
+
+
 def decode_per_row_fast(text: str, separator: str) -> ParameterColumns | None:
-    # Every step below is one C-level pass over the text; a 1000-parameter report is ~60 KB.
-    if '"' in text:
+    if '"' in text or len(separator) != 1 or not separator.isascii():
         return None
     if "\r" in text:
         text = text.replace("\r\n", "\n")
@@ -86,40 +95,60 @@ def decode_per_row_fast(text: str, separator: str) -> ParameterColumns | None:
     keys = [_COLUMNS.get(field.strip().lower()) for field in header_line.split(separator)]
     if "name" not in keys or "value" not in keys or None in keys or len(set(keys)) != len(keys):
         return None
+    data = text.encode()
+    start, end = len(header_line.encode()) + 1, len(data)
+    while end > start and data[end - 1] == _NEWLINE:
+        end -= 1  # trailing newline(s)
+    if end <= start:
+        return None
     width = len(keys)
-    fields = text.replace("\n", separator).split(separator)
-    if text.find(header_line, header_end) >= 0:
+    body = np.frombuffer(data, dtype=np.uint8, count=end)[start:]
+    delimiters = np.flatnonzero((body == ord(separator)) | (body == _NEWLINE))
+    fields = len(delimiters) + 1
+    if fields % width:
+        return None
+    # Every line has exactly ``width`` fields: each width-th delimiter is a newline, no other is.
+    newlines = body[delimiters] == _NEWLINE
+    rows = fields // width
+    if int(np.count_nonzero(newlines)) != rows - 1 or not newlines[width - 1 :: width].all():
+        return None
+    offsets = np.empty(2 * fields, dtype=np.int32)
+    offsets[0], offsets[-1] = start, end
+    offsets[1:-1:2] = delimiters + start
+    offsets[2::2] = delimiters + (start + 1)
+    view = pa.StringArray.from_buffers(2 * fields - 1, pa.py_buffer(offsets), pa.py_buffer(data))
+    first_field = np.arange(0, 2 * fields, 2 * width, dtype=np.int32)
+    column = {key: view.take(pa.array(first_field + 2 * at)) for at, key in enumerate(keys) if key != "time"}
+    names = column["name"]
+    # Some agents write "name, value": strip names (only) as the exact path does.
+    around = np.concatenate((body[delimiters - 1], body[delimiters + 1], body[[0, -1]]))
+    if (around == _SPACE).any():
+        names = pc.utf8_trim_whitespace(names)
+    name_fields = first_field + 2 * keys.index("name")
+    if not (offsets[name_fields + 1] > offsets[name_fields]).all():
+        return None  # an empty name
+    types = column.get("type")
+    if types is not None and not KNOWN_TYPES.issuperset(pc.unique(types).to_pylist()):
+        # Also catches a value with an unquoted separator, which shifts the columns, and a repeated
+        # header line (retained reports): the exact path handles those.
+        return None
+    if types is None and text.find(header_line, header_end) >= 0:
         return None  # retained reports with repeated headers: the exact path handles them
-    del fields[:width]
-    while fields and fields[-1] == "":
-        fields.pop()  # trailing newline(s)
-    if not fields or len(fields) % width:
-        return None
-    if "type" not in keys and len(fields) // width != text.count("\n", header_end) + (
-        not text.endswith("\n")
-    ):
-        return None  # without a type column, alignment is proven by counting lines
-    column = {key: fields[at::width] for at, key in enumerate(keys) if key is not None}
-    names = tuple(column["name"]) if ", " not in text else tuple(name.strip() for name in column["name"])
-    if "" in names:
-        return None
-    types = tuple(column["type"]) if "type" in column else None
-    if types is not None and not KNOWN_TYPES.issuperset(types):
-        return None  # also catches a value with an unquoted separator, which shifts the columns
     times: np.ndarray | None = None
     reports = 1
-    if "time" in column:
-        distinct = set(column["time"])
+    if "time" in keys:
+        time_fields = first_field + 2 * keys.index("time")
+        raw_times = view.take(pa.array(time_fields)).dictionary_encode()
         try:
-            parsed = {raw: parse_timestamp_ns(raw) for raw in distinct}
+            parsed = [parse_timestamp_ns(raw) for raw in raw_times.dictionary.to_pylist()]
         except DecodeError:
             return None
-        reports = len(distinct)
+        reports = len(parsed)
         if reports == 1:
-            times = np.full(len(names), next(iter(parsed.values())), dtype=np.int64)
+            times = np.full(rows, parsed[0], dtype=np.int64)
         else:
-            times = np.fromiter((parsed[raw] for raw in column["time"]), dtype=np.int64, count=len(names))
-    return ParameterColumns(names, pa.array(column["value"], pa.string()), types, times, reports)
+            times = np.array(parsed, dtype=np.int64)[raw_times.indices.to_numpy()]
+    return ParameterColumns(names, column["value"], types, times, reports)
 
 
 def as_parameter_table(columns: ParameterColumns) -> ParameterTable:
@@ -128,5 +157,7 @@ def as_parameter_table(columns: ParameterColumns) -> ParameterTable:
     times: list[int | None] = (
         [None] * count if columns.times_ns is None else [int(t) for t in columns.times_ns]
     )
-    types: list[str | None] = [None] * count if columns.types is None else list(columns.types)
-    return ParameterTable(list(columns.names), columns.values.to_pylist(), types, times, columns.reports)
+    types: list[str | None] = [None] * count if columns.types is None else columns.types.to_pylist()
+    return ParameterTable(
+        columns.names.to_pylist(), columns.values.to_pylist(), types, times, columns.reports
+    )

@@ -24,8 +24,8 @@ class _Profile:
     """What the mapper decided for one parameter list: devices of a model send the same list every
     time, so after the first report only array lookups remain."""
 
-    names: tuple[str, ...]
-    types: tuple[str, ...] | None
+    names: pa.StringArray
+    types: pa.StringArray | None
     numeric_rows: np.ndarray  # rows whose values are parsed as numbers
     numeric_series: np.ndarray  # their series ids (-1: over the series limit)
     other_rows: list[int]  # rows for the log record, resource attributes or drops
@@ -67,17 +67,23 @@ class ColumnsMapper:
 
     def _profile(self, columns: ParameterColumns) -> _Profile:
         names, types = columns.names, columns.types
-        # Hashing 1000 fresh name strings costs more than the rest of the lookup: key on a sample,
-        # then confirm with an equality check (a memcmp per name).
-        key = (len(names), names[0], names[len(names) // 2], names[-1], types[0] if types else None)
+        # Key on a sample of names, then confirm with a whole-array comparison (a memcmp in Arrow).
+        count = len(names)
+        key = (count, names[0].as_py(), names[count // 2].as_py(), names[-1].as_py(), types is None)
         profile = self._profiles.get(key)
-        if profile is not None and profile.names == names and profile.types == types:
+        if (
+            profile is not None
+            and profile.names.equals(names)
+            and (types is None or (profile.types is not None and profile.types.equals(types)))
+        ):
             self._profiles.move_to_end(key)
             return profile
-        mappings = tuple(self._resolve(name) for name in names)
+        name_list = names.to_pylist()
+        type_list = types.to_pylist() if types is not None else [None] * count
+        mappings = tuple(self._resolve(name) for name in name_list)
         numeric = [
             m.action is _Action.METRIC or (m.action is _Action.AUTO and type_ not in TEXT_TYPES)
-            for m, type_ in zip(mappings, types or (None,) * len(names), strict=True)
+            for m, type_ in zip(mappings, type_list, strict=True)
         ]
         numeric_rows = np.flatnonzero(np.array(numeric, dtype=bool))
         profile = _Profile(
@@ -117,7 +123,7 @@ class ColumnsMapper:
             elif value.strip() or mapping.action is _Action.LOG:
                 if mapping.action is _Action.METRIC:
                     stats.not_numeric += 1
-                log_attrs.setdefault(int(times[row]), {})[columns.names[row]] = _text(value)
+                log_attrs.setdefault(int(times[row]), {})[columns.names[row].as_py()] = _text(value)
         if extra_resource:
             report.resource = tuple(sorted({**dict(report.resource), **extra_resource}.items()))
         report.logs = [
@@ -126,13 +132,41 @@ class ColumnsMapper:
         ]
 
 
+_TRUE_TEXT = pa.array(["true", "True", "TRUE"])
+
+
 def _parse_numbers(values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(doubles, ints, is_int, parsed, blank) for string values: whole-array casts first (ints, then
-    doubles), per value only when the array mixes in something that is not a number. Blank values
-    (empty CSV cells) carry no measurement: neither parsed nor for the log."""
+    """(doubles, ints, is_int, parsed, blank) for string values. The common report (integers and
+    booleans) takes four whole-array kernels; anything else the general path below."""
+    count = len(values)
+    is_bool = pc.is_in(values, value_set=_BOOLEAN_TEXT)
+    any_bool = pc.any(is_bool).as_py()
+    try:
+        ints = pc.cast(pc.if_else(is_bool, "0", values) if any_bool else values, pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return _parse_numbers_general(values)
+    numbers = ints.to_numpy(zero_copy_only=False)
+    if any_bool:
+        truth = pc.is_in(values, value_set=_TRUE_TEXT).to_numpy(zero_copy_only=False)
+        numbers = np.where(truth, 1, numbers)
+    return (
+        np.zeros(count),
+        numbers,
+        np.ones(count, dtype=bool),
+        np.ones(count, dtype=bool),
+        np.zeros(count, dtype=bool),
+    )
+
+
+def _parse_numbers_general(
+    values: pa.Array,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Whole-array casts first (ints, then doubles), per value only when the array mixes in
+    something that is not a number. Blank values (empty CSV cells) carry no measurement: neither
+    parsed nor for the log."""
     count = len(values)
     if pc.any(pc.is_in(values, value_set=_BOOLEAN_TEXT)).as_py():
-        truth = pc.is_in(values, value_set=pa.array(["true", "True", "TRUE"]))
+        truth = pc.is_in(values, value_set=_TRUE_TEXT)
         values = pc.if_else(pc.is_in(values, value_set=_BOOLEAN_TEXT), pc.if_else(truth, "1", "0"), values)
     empty = pc.equal(values, "")
     blank = empty.to_numpy(zero_copy_only=False)
