@@ -48,7 +48,7 @@ class MappingConfig:
 @dataclass(frozen=True, kw_only=True)
 class BatchConfig:
     max_points: int = 8192
-    max_age_s: float = 0.02  # a report waits at most this long for its batch (latency budget)
+    max_age_s: float = 0.005  # a report waits at most this long for its batch (latency budget)
     # Points accepted but not yet acknowledged by the collector; beyond it ingress answers 503.
     max_pending_points: int = 1_000_000
 
@@ -134,7 +134,9 @@ class SpoolConfig:
     directory: str = "var/spool"
     max_bytes: int = 1024 * MiB  # beyond it: 503 + Retry-After, MQTT reads pause
     segment_bytes: int = 64 * MiB
-    commit_window_s: float = 0.005  # group commit: one fsync for every batch sealed in the window
+    # Group commit: records written while an fsync runs share the next one; a window > 0 also waits
+    # that long before the first (fewer fsyncs on slow disks, more latency).
+    commit_window_s: float = 0.0
     fsync: bool = True
     memory_batches: int = 32  # batches kept in memory for export; the rest is read back from disk
 
@@ -236,8 +238,10 @@ class ReceiverConfig:
             path = getattr(self.mqtt, key)
             if path is not None and not Path(path).is_file():
                 problems.append(f"mqtt.{key}: no such file {path!r}")
-        for key in ("max_bytes", "segment_bytes", "commit_window_s", "memory_batches"):
+        for key in ("max_bytes", "segment_bytes", "memory_batches"):
             positive(f"spool.{key}", getattr(self.spool, key))
+        if self.spool.commit_window_s < 0:
+            problems.append(f"spool.commit_window_s must be >= 0, got {self.spool.commit_window_s!r}")
         if self.auth.binding not in ("off", "serial", "device_id"):
             problems.append(f"auth.binding must be off, serial or device_id, got {self.auth.binding!r}")
         if self.auth.rate_per_s < 0 or self.auth.burst < 1:

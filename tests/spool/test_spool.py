@@ -208,7 +208,7 @@ async def test_acknowledged_records_are_not_replayed(tmp_path: Path) -> None:
     again = await _spool(tmp_path, replayed, SeriesRegistry())
     await _settle()
     assert again.stats.replayed == 2
-    assert {dict(b.resources[0])["device.id"] for b in replayed.batches} == {"b", "c"}
+    assert {dict(r)["device.id"] for b in replayed.batches for r in b.resources} == {"b", "c"}
     await again.stop()
 
 
@@ -240,3 +240,42 @@ async def test_histograms_survive_a_replay(tmp_path: Path) -> None:
     )
     assert (point.count, point.sum, point.bucket_counts) == (2, 3.0, (1, 1))
     await again.stop()
+
+
+async def test_records_waiting_for_a_busy_exporter_leave_together_and_retry_together(tmp_path: Path) -> None:
+    registry, exporter = SeriesRegistry(), FakeExporter()
+    spool = Spool(
+        SpoolConfig(directory=str(tmp_path), commit_window_s=0.001),
+        registry,
+        exporter.submit,
+        max_in_flight=1,
+    )
+    await spool.start()
+    batcher = Batcher(BatchConfig(max_points=2, max_age_s=60), spool.append)
+    await asyncio.wait_for(batcher.add(_report(registry, "a", [1.0, 2.0])), 2)
+    await _settle()
+    assert len(exporter.batches) == 1  # the only export slot is taken by a's record
+    for device in ("b", "c", "d"):
+        await asyncio.wait_for(batcher.add(_report(registry, device, [3.0, 4.0])), 2)
+    await _settle()
+    assert len(exporter.batches) == 1
+    exporter.batches[0].done.set_result(None)
+    await _settle()
+    merged = exporter.batches[1]
+    assert len(exporter.batches) == 2
+    assert [dict(r)["device.id"] for r in merged.resources] == ["b", "c", "d"]
+    assert merged.metrics.column("resource").to_pylist() == [0, 0, 1, 1, 2, 2]
+    assert _points([merged], registry) == [
+        (device, "Device.X.{i}.Y", (("X", device),), time_ns, value)
+        for device in ("b", "c", "d")
+        for time_ns, value in ((1_000, 3.0), (1_001, 4.0))
+    ]
+    merged.done.set_exception(SpoolError("collector down"))
+    await asyncio.sleep(1.2)  # the retry pause
+    retried = exporter.batches[2]
+    assert [dict(r)["device.id"] for r in retried.resources] == ["b", "c", "d"]
+    assert _points([retried], registry) == _points([merged], registry)
+    retried.done.set_result(None)
+    await _settle()
+    assert spool.depth == 0
+    await spool.stop()
