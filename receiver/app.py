@@ -47,7 +47,10 @@ class Pipeline:
                 config.spool,
                 self.registry,
                 self.exporter.submit,
-                max_in_flight=2 * config.export.max_in_flight,
+                # As many exports as the exporter runs at once: records that become durable while
+                # they are all busy wait and then leave together, in one larger request.
+                max_in_flight=config.export.max_in_flight,
+                merge_points=8 * config.batch.max_points,
             )
             self.batcher = Batcher(config.batch, self.spool.append, admission=self.spool.full_reason)
         else:

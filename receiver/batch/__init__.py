@@ -1,6 +1,14 @@
 """batch: accumulate mapped reports column-wise (pyarrow) and seal them by size or age."""
 
-from ._batch import LOG_SCHEMA, METRIC_SCHEMA, SealedBatch
+from ._batch import LOG_SCHEMA, METRIC_SCHEMA, SealedBatch, merge_batches
 from ._batcher import Batcher, BatcherClosed, Overloaded
 
-__all__ = ["LOG_SCHEMA", "METRIC_SCHEMA", "Batcher", "BatcherClosed", "Overloaded", "SealedBatch"]
+__all__ = [
+    "LOG_SCHEMA",
+    "METRIC_SCHEMA",
+    "Batcher",
+    "BatcherClosed",
+    "Overloaded",
+    "SealedBatch",
+    "merge_batches",
+]

@@ -132,3 +132,36 @@ class BatchBuilder:
             done=done,
             histograms=self._histograms,
         )
+
+
+def merge_batches(batches: list[SealedBatch], done: "asyncio.Future[None]") -> SealedBatch:
+    """One batch holding the points of ``batches`` in order (resources deduplicated), settled by
+    ``done``: the export side sends several durable batches in one request when it is behind."""
+    if len(batches) == 1:
+        only = batches[0]
+        return SealedBatch(only.seq, only.resources, only.metrics, only.logs, done, only.histograms)
+    resources: dict[Attributes, int] = {}
+    metrics: list[pa.Table] = []
+    logs: list[pa.Table] = []
+    histograms: list[tuple[int, HistogramPoint]] = []
+    for batch in batches:
+        new_ids = np.array([resources.setdefault(r, len(resources)) for r in batch.resources], dtype=np.int32)
+        metrics.append(_with_resources(batch.metrics, new_ids))
+        logs.append(_with_resources(batch.logs, new_ids))
+        histograms += [(int(new_ids[rid]), point) for rid, point in batch.histograms]
+    return SealedBatch(
+        seq=batches[0].seq,
+        resources=list(resources),
+        metrics=pa.concat_tables(metrics).combine_chunks(),
+        logs=pa.concat_tables(logs).combine_chunks(),
+        done=done,
+        histograms=histograms,
+    )
+
+
+def _with_resources(table: pa.Table, new_ids: np.ndarray) -> pa.Table:
+    """``table`` with its ``resource`` column (the first) renumbered through ``new_ids``."""
+    if table.num_rows == 0:
+        return table
+    old = table.column("resource").to_numpy()
+    return table.set_column(0, "resource", pa.array(new_ids[old], pa.int32()))

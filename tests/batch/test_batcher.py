@@ -2,9 +2,9 @@ import asyncio
 
 import pytest
 
-from receiver.batch import Batcher, BatcherClosed, Overloaded, SealedBatch
+from receiver.batch import Batcher, BatcherClosed, Overloaded, SealedBatch, merge_batches
 from receiver.config import BatchConfig
-from receiver.signals import LogEntry, MappedReport
+from receiver.signals import HistogramPoint, LogEntry, MappedReport
 
 
 def _report(device: str, points: int, logs: int = 0) -> MappedReport:
@@ -75,3 +75,30 @@ async def test_empty_report_is_acknowledged_at_once_and_stop_flushes_then_refuse
     assert len(sealed) == 1
     with pytest.raises(BatcherClosed):
         batcher.add(_report("a", 1))
+
+
+async def test_merged_batches_keep_every_point_and_share_resources() -> None:
+    sealed: list[SealedBatch] = []
+    batcher = Batcher(BatchConfig(max_points=3, max_age_s=60), sealed.append)
+    batcher.add(_report("a", 2, logs=1))  # sealed at 3 points
+    batcher.add(_report("b", 1))
+    histogram = MappedReport(
+        resource=(("device.id", "a"),), histograms=[HistogramPoint(7, 9, 8, 2, 3.5, (1, 1))]
+    )
+    batcher.add(histogram)
+    batcher.add(_report("c", 1))
+    assert len(sealed) == 2
+    merged = merge_batches(sealed, asyncio.get_running_loop().create_future())
+    assert merged.resources == [(("device.id", "a"),), (("device.id", "b"),), (("device.id", "c"),)]
+
+    def rows(batches: list[SealedBatch]) -> list[tuple[object, ...]]:
+        return [
+            (b.resources[row["resource"]], row["series"], row["time_ns"], row["double"], row["int"])
+            for b in batches
+            for row in b.metrics.to_pylist()
+        ]
+
+    assert rows([merged]) == rows(sealed)
+    assert merged.logs.column("resource").to_pylist() == [0]
+    assert merged.histograms == [(0, histogram.histograms[0])]  # resource "a" of the second batch
+    assert merged.point_count == sum(b.point_count for b in sealed)
