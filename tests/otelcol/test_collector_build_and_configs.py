@@ -17,11 +17,13 @@ PROD_ENV = {
     "EVENTHUBS_CONNECTION_STRING": "Endpoint=sb://example.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=s",
     "OTLP_BACKEND_ENDPOINT": "backend.example:4317",
     "OTLP_BACKEND_TOKEN": "token",
+    "OTELCOL_BACKEND_ENDPOINT": "127.0.0.1:4999",  # config.bench-relay.yaml's backend collector
 }
 CONFIGS = [
     REPO / "otelcol-config.yaml",
     REPO / "otelcol" / "config.local.yaml",
     REPO / "otelcol" / "config.bench.yaml",
+    REPO / "otelcol" / "config.bench-relay.yaml",
     *sorted((REPO / "otelcol" / "examples").glob("*.yaml")),
 ]
 
