@@ -169,7 +169,9 @@ class OtlpGrpcExporter:
         started = time.monotonic()
         deadline = started + self._config.retry_deadline_s
         max_bytes = self._config.max_request_bytes
-        for payload in self._encode_metrics(batch, max_bytes=max_bytes):
+        # Off the event loop: a merged batch takes milliseconds to encode, and requests wait meanwhile.
+        payloads = await asyncio.to_thread(self._encode_metrics, batch, max_bytes=max_bytes)
+        for payload in payloads:
             response = await self._call(self._send_metrics, payload, deadline)
             self.stats.rejected_points += response.partial_success.rejected_data_points
         for payload in encode_histograms(batch, self._registry, max_bytes):
