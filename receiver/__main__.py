@@ -2,12 +2,10 @@
 
 import argparse
 import logging
-import ssl
 import sys
 from collections.abc import Sequence
 
-from .config import ConfigError, ReceiverConfig, load_config
-from .mapping import RulesError
+from .config import ConfigError, load_config
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,6 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument(
         "--mqtt-broker", help="mqtt://HOST:PORT: turn on the MQTT inputs (Sparkplug B host, LwM2M, USP)"
     )
+    serve.add_argument("--workers", type=int, help="receiver processes sharing the port (default 1)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     args = parser.parse_args(args_list)
     logging.basicConfig(
@@ -46,42 +45,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "server.port": args.port,
                 "export.endpoint": args.otlp_endpoint,
                 "mqtt.broker": args.mqtt_broker,
+                "server.workers": args.workers,
             },
         )
     except ConfigError as exc:
         print(f"python -m receiver: {exc}", file=sys.stderr)
         return 2
-    return _serve(config, args.log_level)
+    from .serve import serve as run_server
 
-
-def _serve(config: ReceiverConfig, log_level: str) -> int:
-    import uvicorn
-
-    from .app import create_app
-    from .ingress import LenientHttpToolsProtocol
-
-    try:
-        app = create_app(config)
-    except (RulesError, OSError, ValueError) as exc:
-        print(f"python -m receiver: invalid configuration:\n  {exc}", file=sys.stderr)
-        return 2
-    uvicorn.run(
-        app,
-        host=config.server.host,
-        port=config.server.port,
-        log_level=log_level,
-        access_log=False,
-        server_header=False,
-        timeout_graceful_shutdown=15,
-        http=LenientHttpToolsProtocol,
-        ssl_certfile=config.tls.cert_file,
-        ssl_keyfile=config.tls.key_file,
-        ssl_ca_certs=config.tls.client_ca_file,
-        ssl_cert_reqs=(ssl.CERT_REQUIRED if config.tls.require_client_cert else ssl.CERT_OPTIONAL)
-        if config.tls.client_ca_file
-        else ssl.CERT_NONE,
-    )
-    return 0
+    return run_server(config, args.log_level)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ reports drain to the collector before the process exits."""
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
 
 import grpc
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -27,7 +29,7 @@ from .ingress import (
 )
 from .mapping import BulkDataMapper, load_rules, load_tr181_table
 from .signals import SeriesRegistry
-from .spool import Spool
+from .spool import Spool, adopt_orphans, worker_directory
 from .telemetry import ReceiverMetrics
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,14 @@ log = logging.getLogger(__name__)
 class Pipeline:
     """The stages of one receiver process, built from config; owned by the app's lifespan."""
 
-    def __init__(self, config: ReceiverConfig) -> None:
+    def __init__(self, config: ReceiverConfig, worker: int = 0) -> None:
+        """``worker``: this process's index among ``server.workers`` (its spool directory; the MQTT
+        inputs and the adoption of orphaned spool directories belong to worker 0)."""
+        self.worker = worker
+        self._spool_base = Path(config.spool.directory)
+        if config.server.workers > 1:
+            own = worker_directory(self._spool_base, worker, config.server.workers)
+            config = replace(config, spool=replace(config.spool, directory=str(own)))
         self.config = config
         self.metrics = ReceiverMetrics()
         self.registry = SeriesRegistry()
@@ -68,7 +77,7 @@ class Pipeline:
         self.healthy = True
         self.exporter.on_worker_died = self._worker_died
         self.mqtt: MqttInputs | None = None
-        if config.mqtt.broker is not None:
+        if config.mqtt.broker is not None and worker == 0:
             usp = UspBulkDataInput(self.mapper, fast_csv=config.mapping.fast_csv)
             extra = {topic.rstrip("#").rstrip("/"): usp for topic in config.mqtt.usp_topics}
             self.mqtt = MqttInputs(config.mqtt, self.registry, self.batcher, self.metrics, extra=extra)
@@ -140,6 +149,9 @@ class Pipeline:
     async def start(self) -> None:
         await self.exporter.start()
         if self.spool is not None:
+            if self.worker == 0:
+                own = worker_directory(self._spool_base, 0, self.config.server.workers)
+                adopt_orphans(self._spool_base, own, self.config.server.workers)
             await self.spool.start()
         if self.mqtt is not None:
             await self.mqtt.start()
@@ -153,8 +165,8 @@ class Pipeline:
         await self.exporter.stop()
 
 
-def create_app(config: ReceiverConfig) -> Starlette:
-    pipeline = Pipeline(config)
+def create_app(config: ReceiverConfig, worker: int = 0) -> Starlette:
+    pipeline = Pipeline(config, worker)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

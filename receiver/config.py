@@ -24,6 +24,9 @@ class ServerConfig:
     bulkdata_paths: tuple[str, ...] = ("/bulkdata", "/")
     # Seconds a CPE is told to wait (Retry-After) when we are over capacity.
     retry_after_s: int = 5
+    # Receiver processes sharing the port (SO_REUSEPORT), each with its own spool directory; the
+    # MQTT inputs run in the first only. /metrics describes the process that answered the scrape.
+    workers: int = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,6 +183,8 @@ class ReceiverConfig:
             if value <= 0:
                 problems.append(f"{key} must be > 0, got {value!r}")
 
+        if not 1 <= self.server.workers <= 64:
+            problems.append(f"server.workers must be 1..64, got {self.server.workers!r}")
         if not 0 < self.server.port < 65536:
             problems.append(f"server.port must be 1..65535, got {self.server.port!r}")
         for path in self.server.bulkdata_paths:

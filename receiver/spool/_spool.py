@@ -231,6 +231,10 @@ class Spool:
         # Numbers only grow: a deleted segment's number is never reused (replay order is by number).
         number = self._last_number = max(self._last_number, *self._segments, 0) + 1
         path = self._dir / f"segment-{number:012d}.spool"
+        # An ack file left by a crash between deleting a segment and its acks (or by an adoption)
+        # must not apply to the new segment: its offsets would be skipped on replay.
+        with contextlib.suppress(FileNotFoundError):
+            path.with_suffix(".acks").unlink()
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._current = self._segments[number] = _Segment(number, path)
 

@@ -33,6 +33,8 @@ def test_every_problem_is_reported_with_its_key() -> None:
         load_config(
             environ={
                 "RECEIVER_SERVER__PORT": "70000",
+                "RECEIVER_SERVER__WORKERS": "0",
+                "RECEIVER_SPOOL__COMMIT_WINDOW_S": "-1",
                 "RECEIVER_BATCH__MAX_AGE_S": "soon",
                 "RECEIVER_EXPORT__ENDPOINT": "nohost",
                 "RECEIVER_EXPORT__COMPRESSION": "brotli",
@@ -44,6 +46,8 @@ def test_every_problem_is_reported_with_its_key() -> None:
     problems = "\n".join(caught.value.problems)
     for expected in (
         "server.port must be 1..65535",
+        "server.workers must be 1..64",
+        "spool.commit_window_s must be >= 0",
         "batch.max_age_s: expected a number",
         "export.endpoint must be HOST:PORT",
         "export.compression must be 'none' or 'gzip'",

@@ -4,6 +4,7 @@ what was answered 2xx and what arrived in the collector's sink: nothing answered
 
 import asyncio
 import contextlib
+import os
 import signal
 import subprocess
 import threading
@@ -42,6 +43,7 @@ class Load:
     refused: Counter[str] = field(default_factory=Counter)
     sent: int = 0
     thread: threading.Thread | None = None
+    new_connections: bool = False  # a connection per report, so SO_REUSEPORT spreads them
 
     def start(self) -> "Load":
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -60,7 +62,11 @@ class Load:
                     response = client.post(
                         f"{self.url}/bulkdata?oui=00256D&pc=Fault&sn={serial}",
                         content=_report(serial),
-                        headers={"content-type": "text/csv", "bbf-report-format": "ParameterPerRow"},
+                        headers={
+                            "content-type": "text/csv",
+                            "bbf-report-format": "ParameterPerRow",
+                            **({"connection": "close"} if self.new_connections else {}),
+                        },
                     )
                 except httpx.HTTPError as exc:
                     self.refused[type(exc).__name__] += 1
@@ -263,3 +269,33 @@ def test_full_disk_gives_clear_503s_and_recovers_when_space_returns(tmp_path: Pa
                 f"recovered after the spool drained: {recovered}"
             )
             assert recovered
+
+
+def test_two_workers_killed_then_one_worker_delivers_both_spools(tmp_path: Path) -> None:
+    """server.workers: each process spools on its own; after all are SIGKILLed with the collector
+    down, a one-process receiver on the same spool adopts both directories and delivers everything."""
+    port, otlp = free_port(), free_port()
+    spool = tmp_path / "spool"
+    env = {"RECEIVER_SPOOL__DIRECTORY": str(spool), "RECEIVER_SERVER__WORKERS": "2"}
+    with run_receiver(tmp_path, f"127.0.0.1:{otlp}", env=env, port=port) as receiver:  # no collector yet
+        load = Load(receiver.url, 200, new_connections=True).start()
+        load.join()
+        workers = subprocess.run(
+            ["pgrep", "-P", str(receiver.process.pid)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        assert len(workers) >= 2  # the two workers (and multiprocessing's resource tracker)
+        for pid in [receiver.process.pid, *map(int, workers)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        receiver.process.wait()
+    assert sorted(p.name for p in spool.iterdir()) == ["worker-0", "worker-1"]
+    spooled = {p.parent.name for p in spool.glob("worker-*/segment-*.spool") if p.stat().st_size}
+    assert spooled == {"worker-0", "worker-1"}  # the kernel spread the connections over both
+    with (
+        run_collector(tmp_path / "c", otlp_port=otlp) as collector,
+        run_receiver(tmp_path, collector.otlp_endpoint, env={**env, "RECEIVER_SERVER__WORKERS": "1"}),
+    ):
+        delivered = _wait_delivered(collector.sink_dir, load.accepted)
+    _figures("two workers SIGKILL, one restarted", load, delivered)
+    assert len(load.accepted) == 200
+    assert not list(spool.glob("worker-*/segment-*.spool"))  # adopted: moved, not copied
