@@ -18,8 +18,17 @@ from ..decode.sparkplug import (
     EdgeNodeKey,
     EmitLifecycle,
     EmitMetrics,
+    EmitValues,
 )
-from ..signals import Attributes, AttrValue, LogEntry, MappedReport, MetricSeries, SeriesRegistry
+from ..signals import (
+    Attributes,
+    AttrValue,
+    LogEntry,
+    MappedReport,
+    MetricColumns,
+    MetricSeries,
+    SeriesRegistry,
+)
 
 SERVICE_SPARKPLUG = "sparkplug"
 _NUMERIC = frozenset(
@@ -66,6 +75,18 @@ def sparkplug_resource(node: EdgeNodeKey, device_id: str | None) -> Attributes:
     return tuple(sorted(attrs.items()))
 
 
+class _ShapeMapping:
+    """What ``map_values`` needs per shape: resolved once, reused for every message of the shape."""
+
+    __slots__ = ("falses", "resource", "series", "zeros")
+
+    def __init__(self, resource: Attributes, series: list[int]) -> None:
+        self.resource = resource
+        self.series = series
+        self.zeros = [0] * len(series)
+        self.falses = [False] * len(series)
+
+
 class SparkplugMapper:
     def __init__(self, registry: SeriesRegistry) -> None:
         self._registry = registry
@@ -107,6 +128,52 @@ class SparkplugMapper:
                 )
             )
         return report
+
+    def map_values(self, action: EmitValues, *, received_ns: int) -> MappedReport:
+        """The same report as ``map_metrics(action.to_metrics())``, without per-metric objects."""
+        shape = action.shape
+        mapping = shape.mapped
+        if not isinstance(mapping, _ShapeMapping):  # a shape belongs to one scope: one resource
+            mapping = self._shape_mapping(action)
+            if mapping is None:  # a series the registry refused: the exact path skips that point
+                return self.map_metrics(action.to_metrics(), received_ns=received_ns)
+            shape.mapped = mapping
+        n = len(mapping.series)
+        stamps = action.metric_timestamps_ms
+        default_ms = action.timestamp_ms
+        if stamps is None:
+            times = [received_ns if default_ms is None else default_ms * 1_000_000] * n
+        else:
+            times = [
+                (received_ns if default_ms is None else default_ms * 1_000_000)
+                if ms is None
+                else ms * 1_000_000
+                for ms in stamps
+            ]
+        if shape.all_float:
+            columns = MetricColumns(
+                list(mapping.series), times, list(action.values), list(mapping.zeros), list(mapping.falses)
+            )
+        else:
+            columns = MetricColumns()
+            for series_id, time_ns, value in zip(mapping.series, times, action.values, strict=True):
+                columns.append(series_id, time_ns, int(value) if isinstance(value, bool) else value)
+        return MappedReport(resource=mapping.resource, metrics=columns)
+
+    def _shape_mapping(self, action: EmitValues) -> "_ShapeMapping | None":
+        shape = action.shape
+        series: list[int] = []
+        for name in shape.names:
+            unit = self._units.get((action.node, action.device_id, name), "")
+            key = (name, unit, None, False, -1)
+            series_id = self._series.get(key, -2)
+            if series_id == -2:
+                series_id = self._registry.intern(MetricSeries(name, unit, "gauge", False, ()))
+                self._series[key] = series_id
+            if series_id is None or series_id < 0:
+                return None
+            series.append(series_id)
+        return _ShapeMapping(sparkplug_resource(action.node, action.device_id), series)
 
     def map_lifecycle(self, action: EmitLifecycle, *, received_ns: int) -> MappedReport:
         attrs = {f"sparkplug.{key}": _attr(value) for key, value in action.attrs.items() if value is not None}
