@@ -129,6 +129,14 @@ class MqttInputs:
                 return None
             if topic.startswith("spBv1.0/STATE/"):
                 return None  # other host applications
+            values = self.sessions.read_data(topic, payload)
+            if values is not None:  # the common case, without per-metric or per-report objects
+                points = self._sparkplug.map_values(values, received_ns=received_ns)
+                while True:
+                    try:
+                        return self._batcher.add_points(points)
+                    except Overloaded:
+                        await asyncio.sleep(0.05)
             return await self._admit(
                 self._reports(self.sessions.on_message(topic, payload, _now_ms()), received_ns)
             )
@@ -143,10 +151,10 @@ class MqttInputs:
     def _reports(self, actions: list[Action], received_ns: int) -> list[MappedReport]:
         reports = []
         for action in actions:
-            if isinstance(action, EmitValues):
-                reports.append(self._sparkplug.map_values(action, received_ns=received_ns))
-            elif isinstance(action, EmitMetrics):
+            if isinstance(action, EmitMetrics):
                 reports.append(self._sparkplug.map_metrics(action, received_ns=received_ns))
+            elif isinstance(action, EmitValues):  # read_data's; on_message does not emit them
+                reports.append(self._sparkplug.map_metrics(action.to_metrics(), received_ns=received_ns))
             elif isinstance(action, EmitLifecycle):
                 reports.append(self._sparkplug.map_lifecycle(action, received_ns=received_ns))
             else:

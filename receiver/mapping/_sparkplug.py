@@ -27,6 +27,7 @@ from ..signals import (
     MappedReport,
     MetricColumns,
     MetricSeries,
+    ResourcePoints,
     SeriesRegistry,
 )
 
@@ -82,9 +83,10 @@ class _ShapeMapping:
 
     def __init__(self, resource: Attributes, series: list[int]) -> None:
         self.resource = resource
-        self.series = series
-        self.zeros = [0] * len(series)
-        self.falses = [False] * len(series)
+        # Shared by every message of the shape: the batch only copies from them.
+        self.series = tuple(series)
+        self.zeros = (0,) * len(series)
+        self.falses = (False,) * len(series)
 
 
 class SparkplugMapper:
@@ -129,14 +131,17 @@ class SparkplugMapper:
             )
         return report
 
-    def map_values(self, action: EmitValues, *, received_ns: int) -> MappedReport:
-        """The same report as ``map_metrics(action.to_metrics())``, without per-metric objects."""
+    def map_values(self, action: EmitValues, *, received_ns: int) -> ResourcePoints:
+        """The points ``map_metrics(action.to_metrics())`` would report, without per-metric objects
+        (numbers and booleans only, so there are no logs)."""
         shape = action.shape
         mapping = shape.mapped
         if not isinstance(mapping, _ShapeMapping):  # a shape belongs to one scope: one resource
             mapping = self._shape_mapping(action)
             if mapping is None:  # a series the registry refused: the exact path skips that point
-                return self.map_metrics(action.to_metrics(), received_ns=received_ns)
+                report = self.map_metrics(action.to_metrics(), received_ns=received_ns)
+                m = report.metrics
+                return ResourcePoints(report.resource, m.series, m.times_ns, m.doubles, m.ints, m.is_int)
             shape.mapped = mapping
         n = len(mapping.series)
         stamps = action.metric_timestamps_ms
@@ -150,15 +155,16 @@ class SparkplugMapper:
                 else ms * 1_000_000
                 for ms in stamps
             ]
-        if shape.all_float:
-            columns = MetricColumns(
-                list(mapping.series), times, list(action.values), list(mapping.zeros), list(mapping.falses)
+        if shape.all_float:  # values are floats already: the columns MetricColumns.append would fill
+            return ResourcePoints(
+                mapping.resource, mapping.series, times, action.values, mapping.zeros, mapping.falses
             )
-        else:
-            columns = MetricColumns()
-            for series_id, time_ns, value in zip(mapping.series, times, action.values, strict=True):
-                columns.append(series_id, time_ns, int(value) if isinstance(value, bool) else value)
-        return MappedReport(resource=mapping.resource, metrics=columns)
+        columns = MetricColumns()
+        for series_id, time_ns, value in zip(mapping.series, times, action.values, strict=True):
+            columns.append(series_id, time_ns, int(value) if isinstance(value, bool) else value)
+        return ResourcePoints(
+            mapping.resource, columns.series, columns.times_ns, columns.doubles, columns.ints, columns.is_int
+        )
 
     def _shape_mapping(self, action: EmitValues) -> "_ShapeMapping | None":
         shape = action.shape

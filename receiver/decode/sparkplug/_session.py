@@ -42,6 +42,7 @@ _AHEAD_WINDOW = _SEQ_MODULUS // 2
 # takes one more byte, integers change width); more means the device has no stable form.
 _MAX_SHAPES = 8
 _DATA_TYPES = frozenset({MessageType.NDATA, MessageType.DDATA})
+_MAX_DATA_TOPICS = 65536
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,13 +141,15 @@ def _parse_topic_cached(topic: str) -> SparkplugTopic | StateTopic:
 class HostSessions:
     """All edge node sessions seen by one Host Application.
 
-    With ``shapes=True``, an in-order DATA message whose payload matches a shape learned from an
-    earlier message of the same scope yields ``EmitValues`` instead of ``EmitMetrics`` (same data,
-    as columns, ~10x cheaper to decode); everything else takes the exact path."""
+    With ``shapes=True`` the sessions learn the payload shapes of DATA messages, and ``read_data``
+    turns an in-order DATA message of a known shape into ``EmitValues`` (the data ``on_message``
+    would emit as ``EmitMetrics``, as columns, ~10x cheaper to decode)."""
 
     def __init__(self, config: SparkplugSessionConfig | None = None, *, shapes: bool = False) -> None:
         self._config = config or default_sparkplug_session_config()
         self._shapes = shapes
+        # DATA topic -> (node, device id, message type): the fast path's topic parsing.
+        self._data_topics: dict[str, tuple[EdgeNodeKey, str | None, MessageType]] = {}
         self._nodes: dict[EdgeNodeKey, _Node] = {}
         self._timed: set[EdgeNodeKey] = set()
         self.rebirths_throttled = 0
@@ -164,10 +167,6 @@ class HostSessions:
         node = self._nodes.get(key)
         if node is None:
             node = self._nodes[key] = _Node()
-        if self._shapes and parsed.message_type in _DATA_TYPES and node.online and not node.pending:
-            fast = self._read_shape(key, node, parsed, payload)
-            if fast is not None:
-                return [fast]
         actions: list[Action] = []
         try:
             message = parse_payload(payload)
@@ -221,11 +220,18 @@ class HostSessions:
 
     # -- shapes -------------------------------------------------------------------------------
 
-    def _read_shape(
-        self, key: EdgeNodeKey, node: _Node, topic: SparkplugTopic, payload: bytes
-    ) -> EmitValues | None:
-        """The in-order case of ``_on_sequenced`` + ``_on_data`` for a payload of a known shape."""
-        device_id = topic.device_id
+    def read_data(self, topic: str, payload: bytes) -> EmitValues | None:
+        """An in-order DATA message of a known shape, handled as ``on_message`` would (the session
+        advances its seq); None, with nothing changed, for anything else: call ``on_message``."""
+        route = self._data_topics.get(topic)
+        if route is None:
+            route = self._data_route(topic)
+            if route is None:
+                return None
+        key, device_id, message_type = route
+        node = self._nodes.get(key)
+        if node is None or not node.online or node.pending:
+            return None
         if device_id is None:
             shapes = node.shapes
         else:
@@ -237,19 +243,25 @@ class HostSessions:
         if shape is None:
             return None
         read = shape.read(payload)
-        if read is None or read.seq != node.expected_seq:
+        if read is None or read[0] != node.expected_seq:
             return None
-        node.expected_seq = (read.seq + 1) % _SEQ_MODULUS
-        return EmitValues(
-            key,
-            device_id,
-            topic.message_type,
-            shape,
-            read.seq,
-            read.timestamp_ms,
-            read.values,
-            read.metric_timestamps_ms,
-        )
+        seq, timestamp_ms, values, stamps = read
+        node.expected_seq = (seq + 1) % _SEQ_MODULUS
+        return EmitValues(key, device_id, message_type, shape, seq, timestamp_ms, values, stamps)
+
+    def _data_route(self, topic: str) -> tuple[EdgeNodeKey, str | None, MessageType] | None:
+        if not self._shapes:
+            return None
+        try:
+            parsed = _parse_topic_cached(topic)
+        except SparkplugDecodeError:
+            return None  # on_message reports it
+        if isinstance(parsed, StateTopic) or parsed.message_type not in _DATA_TYPES:
+            return None
+        if len(self._data_topics) >= _MAX_DATA_TOPICS:
+            self._data_topics.clear()
+        route = self._data_topics[topic] = (parsed.node, parsed.device_id, parsed.message_type)
+        return route
 
     def _learn_shape(self, node: _Node, device_id: str | None, message: pb.Payload, payload: bytes) -> None:
         scope = node if device_id is None else node.devices.get(device_id)

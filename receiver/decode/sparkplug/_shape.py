@@ -26,6 +26,7 @@ from ._pb import sparkplug_b_pb2 as pb
 from ._values import fit_integer
 
 ShapeValue = int | float | bool
+ShapeRead = tuple[int, int | None, tuple[ShapeValue, ...], tuple[int | None, ...] | None]
 
 # Plain numbers and booleans only: every other datatype needs the exact decoder's conversions.
 _INTEGER_TYPES: Final = frozenset(
@@ -126,7 +127,9 @@ class Shape:
         self.mapped: object = None
 
     def read(self, data: bytes) -> ShapeRead | None:
-        """The seq, timestamps and values of ``data`` if it has this shape, else None."""
+        """``(seq, timestamp_ms, values, metric_timestamps_ms)`` of ``data`` if it has this shape,
+        else None. ``metric_timestamps_ms`` is None when every metric's timestamp is the payload's
+        (set to it, or absent); else each metric's own (None: absent)."""
         if len(data) != self.length or int.from_bytes(data, "little") & self.mask != self.expected:
             return None
         slots = self._struct.unpack(data)
@@ -147,26 +150,7 @@ class Shape:
             own = None if self._pts is None else slots[self._pts]
             if own is None or stamps.count(own) != len(stamps):
                 times = tuple(None if stamp is None else _varint(stamp) for stamp in stamps)
-        return ShapeRead(seq, pts, values, times)
-
-
-class ShapeRead:
-    """What ``Shape.read`` found. ``metric_timestamps_ms`` is None when every metric's timestamp
-    is the payload's (set to it, or absent); else each metric's own (None: absent)."""
-
-    __slots__ = ("metric_timestamps_ms", "seq", "timestamp_ms", "values")
-
-    def __init__(
-        self,
-        seq: int,
-        timestamp_ms: int | None,
-        values: tuple[ShapeValue, ...],
-        metric_timestamps_ms: tuple[int | None, ...] | None,
-    ) -> None:
-        self.seq = seq
-        self.timestamp_ms = timestamp_ms
-        self.values = values
-        self.metric_timestamps_ms = metric_timestamps_ms
+        return seq, pts, values, times
 
 
 def _single(index: int) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
