@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 
 from ..config import BatchConfig
-from ..signals import MappedReport
+from ..signals import MappedReport, ResourcePoints
 from ._batch import BatchBuilder, SealedBatch
 
 log = logging.getLogger(__name__)
@@ -42,14 +42,33 @@ class Batcher:
 
     def add(self, report: MappedReport) -> "asyncio.Future[None]":
         """Queue a report; the future settles when the collector acknowledged (or we gave up on) it."""
+        points = report.point_count
+        if points == 0:
+            return self._nothing_to_wait_for()
+        builder, future = self._open(points)
+        builder.add(report.resource, report.metrics, report.logs, report.metric_chunk, report.histograms)
+        return self._added(builder, points, future)
+
+    def add_points(self, block: ResourcePoints) -> "asyncio.Future[None]":
+        """``add`` for a ``MappedReport`` holding only these metric points, without building one."""
+        points = len(block.series)
+        if points == 0:
+            return self._nothing_to_wait_for()
+        builder, future = self._open(points)
+        builder.add_points(block)
+        return self._added(builder, points, future)
+
+    def _nothing_to_wait_for(self) -> "asyncio.Future[None]":
         if self._closed:
             raise BatcherClosed("receiver is shutting down")
-        points = report.point_count
-        loop = asyncio.get_running_loop()
-        if points == 0:
-            done: asyncio.Future[None] = loop.create_future()
-            done.set_result(None)
-            return done
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    def _open(self, points: int) -> "tuple[BatchBuilder, asyncio.Future[None]]":
+        """The open batch, after checking that ``points`` more may enter it."""
+        if self._closed:
+            raise BatcherClosed("receiver is shutting down")
         if self.pending_points + points > self._config.max_pending_points:
             raise Overloaded(
                 f"{self.pending_points} points pending export, limit {self._config.max_pending_points}"
@@ -59,15 +78,17 @@ class Batcher:
             if reason is not None:
                 raise Overloaded(reason)
         if self._builder is None or self._done is None:
+            loop = asyncio.get_running_loop()
             self._builder = BatchBuilder(created=loop.time())
             self._done = loop.create_future()
             self._timer = loop.call_later(self._config.max_age_s, self._seal_by_age, self._builder)
-        self._builder.add(
-            report.resource, report.metrics, report.logs, report.metric_chunk, report.histograms
-        )
+        return self._builder, self._done
+
+    def _added(
+        self, builder: BatchBuilder, points: int, future: "asyncio.Future[None]"
+    ) -> "asyncio.Future[None]":
         self.pending_points += points
-        future = self._done
-        if self._builder.points >= self._config.max_points:
+        if builder.points >= self._config.max_points:
             self.flush()
         return future
 

@@ -4,25 +4,35 @@ for paho in a thread and ~8 k for aiomqtt).
 Messages are handled strictly in arrival order by one worker (Sparkplug sequence numbers depend on
 it). A QoS 1 message is acknowledged (PUBACK) only after the collector acknowledged the batch that
 carries its data, so an acknowledged message is never lost; when the pipeline is full, the worker
-waits and socket reads pause instead of queueing without bound."""
+waits and socket reads pause instead of queueing without bound.
+
+Per message there is no Task and no Future (``_gmqtt_publish`` delivers PUBLISH packets
+synchronously into a deque the worker drains): those cost more than decoding a Sparkplug DDATA."""
 
 import asyncio
 import contextlib
 import functools
 import logging
 import ssl
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
 from gmqtt import Client, Message
+
+from ._gmqtt_publish import install as install_publish_path
 
 log = logging.getLogger(__name__)
 
 # The handler decodes and maps a message and admits its data to the pipeline (awaiting capacity);
 # it returns what to wait for before the message may be acknowledged (None: nothing).
 MessageHandler = Callable[[str, bytes], "Awaitable[Awaitable[None] | None]"]
+# What acknowledges a queued message: nothing (QoS 0), a PUBACK for this packet id, or the result
+# gmqtt's own on_message path waits for.
+_Ack: TypeAlias = "int | asyncio.Future[None] | None"
+_PUBACK_FAILED = 0x80  # "unspecified error": with QoS 1 the broker redelivers on the next session
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,7 +74,9 @@ class MqttSession:
         self._max_queued = max_queued
         self._on_connected = on_connected
         self._on_disconnected = on_disconnected
-        self._queue: asyncio.Queue[tuple[str, bytes, asyncio.Future[None]] | None] = asyncio.Queue()
+        self._queue: deque[tuple[str, bytes, _Ack]] = deque()
+        self._wake = asyncio.Event()
+        self._stopping = False
         self._worker: asyncio.Task[None] | None = None
         self._paused = False
         self.connected = asyncio.Event()
@@ -80,7 +92,10 @@ class MqttSession:
             self._client.set_auth_credentials(username, password)
         self._client.on_connect = self._connected
         self._client.on_disconnect = self._disconnected
+        # gmqtt's own path stays for what the synchronous one leaves to it (QoS 2, odd topics), and for
+        # a gmqtt whose internals changed.
         self._client.on_message = self._message
+        self._send_puback = install_publish_path(self._client, self._deliver)
         self.handled = 0
         self.failed = 0
 
@@ -108,7 +123,8 @@ class MqttSession:
         STATE), then disconnect cleanly."""
         if self._worker is None:
             return
-        self._queue.put_nowait(None)
+        self._stopping = True
+        self._wake.set()
         with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(asyncio.shield(self._worker), 10)
         self._worker.cancel()
@@ -131,40 +147,76 @@ class MqttSession:
         if self._on_disconnected is not None:
             self._on_disconnected()
 
+    def _deliver(self, topic: str, payload: bytes, ack: _Ack) -> None:
+        queue = self._queue
+        queue.append((topic, payload, ack))
+        if len(queue) == 1:  # the worker may be waiting for work
+            self._wake.set()
+        if len(queue) >= self._max_queued:
+            self._pause()
+
     async def _message(
         self, client: Client, topic: str, payload: bytes, qos: int, properties: dict[str, Any]
     ) -> int:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((topic, payload, done))
-        if self._queue.qsize() >= self._max_queued:
-            self._pause()
+        self._deliver(topic, payload, done)
         try:
             await done
         except Exception:
-            # Not acknowledged as success: with QoS 1 the broker redelivers on the next session.
-            return 0x80  # PUBACK "unspecified error"
+            return _PUBACK_FAILED  # not acknowledged as success
         return 0
 
     async def _work(self) -> None:
+        queue, wake, handler = self._queue, self._wake, self._handler
         while True:
-            item = await self._queue.get()
-            if item is None:
-                return
-            topic, payload, done = item
-            if self._paused and self._queue.qsize() < self._max_queued // 2:
+            if not queue:
+                if self._stopping:
+                    return
+                wake.clear()
+                await wake.wait()
+                continue
+            topic, payload, ack = queue.popleft()
+            if self._paused and len(queue) < self._max_queued // 2:
                 self._resume()
             try:
-                waiter = await self._handler(topic, payload)
-                if waiter is None:
-                    done.set_result(None)
-                else:
-                    asyncio.ensure_future(waiter).add_done_callback(functools.partial(_settle, done))
-                self.handled += 1
+                waiter = await handler(topic, payload)
             except Exception as exc:  # a bad message never stops the session
                 self.failed += 1
                 log.debug("MQTT message on %s not handled: %s", topic, exc)
-                done.set_exception(exc)
-                done.exception()
+                self._refuse(ack, exc)
+                continue
+            self.handled += 1
+            if ack is not None:
+                self._acknowledge(ack, waiter)
+
+    def _acknowledge(self, ack: "int | asyncio.Future[None]", waiter: "Awaitable[None] | None") -> None:
+        if isinstance(ack, int):
+            if waiter is None:
+                self._puback(ack, 0)
+            else:
+                asyncio.ensure_future(waiter).add_done_callback(functools.partial(self._puback_when, ack))
+        elif waiter is None:
+            ack.set_result(None)
+        else:
+            asyncio.ensure_future(waiter).add_done_callback(functools.partial(_settle, ack))
+
+    def _refuse(self, ack: _Ack, exc: Exception) -> None:
+        if isinstance(ack, int):
+            self._puback(ack, _PUBACK_FAILED)
+        elif ack is not None:
+            ack.set_exception(exc)
+            ack.exception()
+
+    def _puback_when(self, mid: int, finished: "asyncio.Future[None]") -> None:
+        ok = not finished.cancelled() and finished.exception() is None
+        self._puback(mid, 0 if ok else _PUBACK_FAILED)
+
+    def _puback(self, mid: int, reason_code: int) -> None:
+        assert self._send_puback is not None  # an int ack comes only from the synchronous path
+        try:
+            self._send_puback(mid, reason_code)
+        except Exception as exc:  # the connection is gone: the broker redelivers QoS 1 anyway
+            log.debug("PUBACK %s not sent: %s", mid, exc)
 
     def _pause(self) -> None:
         transport = getattr(getattr(self._client, "_connection", None), "_transport", None)

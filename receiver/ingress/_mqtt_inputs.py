@@ -16,10 +16,11 @@ from ..config import MqttConfig
 from ..decode import DecodeError
 from ..decode._lwm2m import decode_lwm2m
 from ..decode.sparkplug import (
+    Action,
     EmitLifecycle,
     EmitMetrics,
+    EmitValues,
     HostSessions,
-    SendRebirth,
     SparkplugSessionConfig,
     decode_state,
     encode_rebirth_ncmd,
@@ -62,7 +63,8 @@ class MqttInputs:
             SparkplugSessionConfig(
                 reorder_timeout_ms=config.reorder_timeout_ms,
                 rebirth_min_interval_ms=config.rebirth_min_interval_ms,
-            )
+            ),
+            shapes=True,
         )
         self._sparkplug = SparkplugMapper(registry)
         self._state_topic = state_topic(config.host_id)
@@ -127,6 +129,14 @@ class MqttInputs:
                 return None
             if topic.startswith("spBv1.0/STATE/"):
                 return None  # other host applications
+            values = self.sessions.read_data(topic, payload)
+            if values is not None:  # the common case, without per-metric or per-report objects
+                points = self._sparkplug.map_values(values, received_ns=received_ns)
+                while True:
+                    try:
+                        return self._batcher.add_points(points)
+                    except Overloaded:
+                        await asyncio.sleep(0.05)
             return await self._admit(
                 self._reports(self.sessions.on_message(topic, payload, _now_ms()), received_ns)
             )
@@ -138,13 +148,13 @@ class MqttInputs:
                 return await self._admit(decoder(topic, payload, received_ns))
         raise DecodeError(f"no input for topic {topic!r}")
 
-    def _reports(
-        self, actions: list[EmitMetrics | EmitLifecycle | SendRebirth], received_ns: int
-    ) -> list[MappedReport]:
+    def _reports(self, actions: list[Action], received_ns: int) -> list[MappedReport]:
         reports = []
         for action in actions:
             if isinstance(action, EmitMetrics):
                 reports.append(self._sparkplug.map_metrics(action, received_ns=received_ns))
+            elif isinstance(action, EmitValues):  # read_data's; on_message does not emit them
+                reports.append(self._sparkplug.map_metrics(action.to_metrics(), received_ns=received_ns))
             elif isinstance(action, EmitLifecycle):
                 reports.append(self._sparkplug.map_lifecycle(action, received_ns=received_ns))
             else:
@@ -152,7 +162,7 @@ class MqttInputs:
                 self.rebirths_sent += 1
         return reports
 
-    def _submit_actions(self, actions: list[EmitMetrics | EmitLifecycle | SendRebirth]) -> None:
+    def _submit_actions(self, actions: list[Action]) -> None:
         """Timer and disconnect events: not tied to a message, so nothing waits on them."""
         for report in self._reports(actions, time.time_ns()):
             try:

@@ -18,8 +18,18 @@ from ..decode.sparkplug import (
     EdgeNodeKey,
     EmitLifecycle,
     EmitMetrics,
+    EmitValues,
 )
-from ..signals import Attributes, AttrValue, LogEntry, MappedReport, MetricSeries, SeriesRegistry
+from ..signals import (
+    Attributes,
+    AttrValue,
+    LogEntry,
+    MappedReport,
+    MetricColumns,
+    MetricSeries,
+    ResourcePoints,
+    SeriesRegistry,
+)
 
 SERVICE_SPARKPLUG = "sparkplug"
 _NUMERIC = frozenset(
@@ -66,6 +76,19 @@ def sparkplug_resource(node: EdgeNodeKey, device_id: str | None) -> Attributes:
     return tuple(sorted(attrs.items()))
 
 
+class _ShapeMapping:
+    """What ``map_values`` needs per shape: resolved once, reused for every message of the shape."""
+
+    __slots__ = ("falses", "resource", "series", "zeros")
+
+    def __init__(self, resource: Attributes, series: list[int]) -> None:
+        self.resource = resource
+        # Shared by every message of the shape: the batch only copies from them.
+        self.series = tuple(series)
+        self.zeros = (0,) * len(series)
+        self.falses = (False,) * len(series)
+
+
 class SparkplugMapper:
     def __init__(self, registry: SeriesRegistry) -> None:
         self._registry = registry
@@ -107,6 +130,56 @@ class SparkplugMapper:
                 )
             )
         return report
+
+    def map_values(self, action: EmitValues, *, received_ns: int) -> ResourcePoints:
+        """The points ``map_metrics(action.to_metrics())`` would report, without per-metric objects
+        (numbers and booleans only, so there are no logs)."""
+        shape = action.shape
+        mapping = shape.mapped
+        if not isinstance(mapping, _ShapeMapping):  # a shape belongs to one scope: one resource
+            mapping = self._shape_mapping(action)
+            if mapping is None:  # a series the registry refused: the exact path skips that point
+                report = self.map_metrics(action.to_metrics(), received_ns=received_ns)
+                m = report.metrics
+                return ResourcePoints(report.resource, m.series, m.times_ns, m.doubles, m.ints, m.is_int)
+            shape.mapped = mapping
+        n = len(mapping.series)
+        stamps = action.metric_timestamps_ms
+        default_ms = action.timestamp_ms
+        if stamps is None:
+            times = [received_ns if default_ms is None else default_ms * 1_000_000] * n
+        else:
+            times = [
+                (received_ns if default_ms is None else default_ms * 1_000_000)
+                if ms is None
+                else ms * 1_000_000
+                for ms in stamps
+            ]
+        if shape.all_float:  # values are floats already: the columns MetricColumns.append would fill
+            return ResourcePoints(
+                mapping.resource, mapping.series, times, action.values, mapping.zeros, mapping.falses
+            )
+        columns = MetricColumns()
+        for series_id, time_ns, value in zip(mapping.series, times, action.values, strict=True):
+            columns.append(series_id, time_ns, int(value) if isinstance(value, bool) else value)
+        return ResourcePoints(
+            mapping.resource, columns.series, columns.times_ns, columns.doubles, columns.ints, columns.is_int
+        )
+
+    def _shape_mapping(self, action: EmitValues) -> "_ShapeMapping | None":
+        shape = action.shape
+        series: list[int] = []
+        for name in shape.names:
+            unit = self._units.get((action.node, action.device_id, name), "")
+            key = (name, unit, None, False, -1)
+            series_id = self._series.get(key, -2)
+            if series_id == -2:
+                series_id = self._registry.intern(MetricSeries(name, unit, "gauge", False, ()))
+                self._series[key] = series_id
+            if series_id is None or series_id < 0:
+                return None
+            series.append(series_id)
+        return _ShapeMapping(sparkplug_resource(action.node, action.device_id), series)
 
     def map_lifecycle(self, action: EmitLifecycle, *, received_ns: int) -> MappedReport:
         attrs = {f"sparkplug.{key}": _attr(value) for key, value in action.attrs.items() if value is not None}

@@ -14,7 +14,7 @@ except ModuleNotFoundError as _exc:
         "run `python tools/gen_protos.py` from the repository root (make protos does it too)"
     ) from _exc
 
-from ._actions import Action, AttrValue, EmitLifecycle, EmitMetrics, LifecycleKind, SendRebirth
+from ._actions import Action, AttrValue, EmitLifecycle, EmitMetrics, EmitValues, LifecycleKind, SendRebirth
 from ._arrays import ARRAY_TYPES, pack_array, unpack_array
 from ._commands import REBIRTH_METRIC, encode_rebirth_ncmd
 from ._errors import SparkplugDecodeError
@@ -31,6 +31,7 @@ from ._model import (
 )
 from ._payload import decode_payload
 from ._session import HostSessions, SparkplugSessionConfig, default_sparkplug_session_config
+from ._shape import Shape
 from ._state import HostState, decode_state, encode_state, state_topic
 from ._topic import NAMESPACE, EdgeNodeKey, MessageType, SparkplugTopic, StateTopic, ncmd_topic, parse_topic
 
@@ -48,6 +49,7 @@ __all__ = [
     "EdgeNodeKey",
     "EmitLifecycle",
     "EmitMetrics",
+    "EmitValues",
     "HostSessions",
     "HostState",
     "LifecycleKind",
@@ -56,6 +58,7 @@ __all__ = [
     "PropertyScalar",
     "ScalarValue",
     "SendRebirth",
+    "Shape",
     "SparkplugDecodeError",
     "SparkplugSessionConfig",
     "SparkplugTopic",

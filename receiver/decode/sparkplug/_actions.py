@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import TypeAlias
 
 from ._model import DecodedMetric
+from ._shape import Shape, ShapeValue
 from ._topic import EdgeNodeKey, MessageType, ncmd_topic
 
 AttrValue: TypeAlias = str | int | bool | tuple[str, ...] | tuple[int, ...] | None
@@ -41,6 +42,64 @@ class EmitMetrics:
     seq: int | None
 
 
+class EmitValues:
+    """The metrics of an in-order DATA message that matched a known ``Shape`` (``HostSessions`` with
+    ``shapes=True``): the same metrics ``EmitMetrics`` would carry, as columns. Metric ``i`` is
+    ``shape.names[i]`` with ``shape.datatypes[i]`` and ``values[i]``; no properties, not null, not
+    historical, not transient. ``metric_timestamps_ms`` is None when every metric has the payload's
+    timestamp (or none), else each metric's own (None: absent).
+
+    A plain slots class, not a frozen dataclass: one is built per message on the hot path."""
+
+    __slots__ = (
+        "device_id",
+        "message_type",
+        "metric_timestamps_ms",
+        "node",
+        "seq",
+        "shape",
+        "timestamp_ms",
+        "values",
+    )
+
+    def __init__(
+        self,
+        node: EdgeNodeKey,
+        device_id: str | None,
+        message_type: MessageType,
+        shape: Shape,
+        seq: int,
+        timestamp_ms: int | None,
+        values: tuple[ShapeValue, ...],
+        metric_timestamps_ms: tuple[int | None, ...] | None,
+    ) -> None:
+        self.node = node
+        self.device_id = device_id
+        self.message_type = message_type
+        self.shape = shape
+        self.seq = seq
+        self.timestamp_ms = timestamp_ms
+        self.values = values
+        self.metric_timestamps_ms = metric_timestamps_ms
+
+    def to_metrics(self) -> EmitMetrics:
+        """The same data as the exact decoder's ``EmitMetrics``."""
+        shape, stamps = self.shape, self.metric_timestamps_ms
+        metrics = tuple(
+            DecodedMetric(
+                name,
+                alias,
+                stamps[index] if stamps is not None else self.timestamp_ms if shape.stamped[index] else None,
+                datatype,
+                value,
+            )
+            for index, (name, alias, datatype, value) in enumerate(
+                zip(shape.names, shape.aliases, shape.datatypes, self.values, strict=True)
+            )
+        )
+        return EmitMetrics(self.node, self.device_id, metrics, self.message_type, self.timestamp_ms, self.seq)
+
+
 @dataclass(frozen=True, slots=True)
 class EmitLifecycle:
     """A session event; ``timestamp_ms`` follows the spec (host time for NDEATH, payload time for DDEATH)."""
@@ -72,4 +131,4 @@ class SendRebirth:
         return ncmd_topic(self.node)
 
 
-Action: TypeAlias = EmitMetrics | EmitLifecycle | SendRebirth
+Action: TypeAlias = EmitMetrics | EmitValues | EmitLifecycle | SendRebirth

@@ -25,11 +25,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ._actions import Action, AttrValue, EmitLifecycle, EmitMetrics, LifecycleKind, SendRebirth
+from ._actions import Action, AttrValue, EmitLifecycle, EmitMetrics, EmitValues, LifecycleKind, SendRebirth
 from ._errors import SparkplugDecodeError
 from ._model import AliasEntry, DataType, DecodedPayload, TemplateDefinition
 from ._payload import decode_message, parse_payload
 from ._pb import sparkplug_b_pb2 as pb
+from ._shape import Shape, learn_shape
 from ._topic import EdgeNodeKey, MessageType, SparkplugTopic, StateTopic, parse_topic
 
 BD_SEQ_METRIC = "bdSeq"
@@ -37,6 +38,11 @@ _SEQ_MODULUS = 256
 # Half the sequence space: a seq up to this far ahead of the expected one is "early", further is
 # "late" (already passed, counting wrap-around).
 _AHEAD_WINDOW = _SEQ_MODULUS // 2
+# Payload shapes kept per scope (keyed by length): a few forms per device are normal (seq >= 128
+# takes one more byte, integers change width); more means the device has no stable form.
+_MAX_SHAPES = 8
+_DATA_TYPES = frozenset({MessageType.NDATA, MessageType.DDATA})
+_MAX_DATA_TOPICS = 65536
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,10 +75,13 @@ class _Pending:
 
 
 class _Device:
-    __slots__ = ("aliases", "names", "types")
+    __slots__ = ("aliases", "names", "shapes", "types")
 
     def __init__(self) -> None:
         self.aliases: dict[int, AliasEntry] = {}
+        # Learned from this birth's DATA messages; a new birth makes a new _Device, so a shape never
+        # outlives the alias table it was learned with.
+        self.shapes: dict[int, Shape] = {}
         # Datatypes by name for DATA metrics that omit theirs; the DBIRTH's metric names (templates
         # flattened), which a DDEATH marks STALE.
         self.types: dict[str, DataType] = {}
@@ -91,6 +100,7 @@ class _Node:
         "names",
         "online",
         "pending",
+        "shapes",
         "template_definitions",
         "types",
     )
@@ -107,6 +117,7 @@ class _Node:
         self.devices: dict[str, _Device] = {}
         self.template_definitions: dict[str, TemplateDefinition] = {}
         self.pending: dict[int, _Pending] = {}
+        self.shapes: dict[int, Shape] = {}  # NDATA shapes, reset with the alias table
         self.gap_started_ms: int | None = None
         self.last_rebirth_ms: int | None = None
 
@@ -117,6 +128,7 @@ class _Node:
         self.names = ()
         self.alias_owner = {}
         self.devices = {}
+        self.shapes = {}
         self.template_definitions = {}
 
 
@@ -127,10 +139,17 @@ def _parse_topic_cached(topic: str) -> SparkplugTopic | StateTopic:
 
 
 class HostSessions:
-    """All edge node sessions seen by one Host Application."""
+    """All edge node sessions seen by one Host Application.
 
-    def __init__(self, config: SparkplugSessionConfig | None = None) -> None:
+    With ``shapes=True`` the sessions learn the payload shapes of DATA messages, and ``read_data``
+    turns an in-order DATA message of a known shape into ``EmitValues`` (the data ``on_message``
+    would emit as ``EmitMetrics``, as columns, ~10x cheaper to decode)."""
+
+    def __init__(self, config: SparkplugSessionConfig | None = None, *, shapes: bool = False) -> None:
         self._config = config or default_sparkplug_session_config()
+        self._shapes = shapes
+        # DATA topic -> (node, device id, message type): the fast path's topic parsing.
+        self._data_topics: dict[str, tuple[EdgeNodeKey, str | None, MessageType]] = {}
         self._nodes: dict[EdgeNodeKey, _Node] = {}
         self._timed: set[EdgeNodeKey] = set()
         self.rebirths_throttled = 0
@@ -159,7 +178,7 @@ class HostSessions:
         elif parsed.message_type is MessageType.NDEATH:
             self._on_ndeath(key, node, message, now_ms, actions)
         else:
-            self._on_sequenced(key, node, parsed, message, now_ms, actions)
+            self._on_sequenced(key, node, parsed, message, now_ms, actions, payload)
         return actions
 
     def tick(self, now_ms: int) -> list[Action]:
@@ -198,6 +217,64 @@ class HostSessions:
     def template_definitions(self, node: EdgeNodeKey) -> dict[str, TemplateDefinition]:
         state = self._nodes.get(node)
         return dict(state.template_definitions) if state is not None else {}
+
+    # -- shapes -------------------------------------------------------------------------------
+
+    def read_data(self, topic: str, payload: bytes) -> EmitValues | None:
+        """An in-order DATA message of a known shape, handled as ``on_message`` would (the session
+        advances its seq); None, with nothing changed, for anything else: call ``on_message``."""
+        route = self._data_topics.get(topic)
+        if route is None:
+            route = self._data_route(topic)
+            if route is None:
+                return None
+        key, device_id, message_type = route
+        node = self._nodes.get(key)
+        if node is None or not node.online or node.pending:
+            return None
+        if device_id is None:
+            shapes = node.shapes
+        else:
+            device = node.devices.get(device_id)
+            if device is None:
+                return None
+            shapes = device.shapes
+        shape = shapes.get(len(payload))
+        if shape is None:
+            return None
+        read = shape.read(payload)
+        if read is None or read[0] != node.expected_seq:
+            return None
+        seq, timestamp_ms, values, stamps = read
+        node.expected_seq = (seq + 1) % _SEQ_MODULUS
+        return EmitValues(key, device_id, message_type, shape, seq, timestamp_ms, values, stamps)
+
+    def _data_route(self, topic: str) -> tuple[EdgeNodeKey, str | None, MessageType] | None:
+        if not self._shapes:
+            return None
+        try:
+            parsed = _parse_topic_cached(topic)
+        except SparkplugDecodeError:
+            return None  # on_message reports it
+        if isinstance(parsed, StateTopic) or parsed.message_type not in _DATA_TYPES:
+            return None
+        if len(self._data_topics) >= _MAX_DATA_TOPICS:
+            self._data_topics.clear()
+        route = self._data_topics[topic] = (parsed.node, parsed.device_id, parsed.message_type)
+        return route
+
+    def _learn_shape(self, node: _Node, device_id: str | None, message: pb.Payload, payload: bytes) -> None:
+        scope = node if device_id is None else node.devices.get(device_id)
+        if scope is None:
+            return
+        shapes = scope.shapes
+        shape = learn_shape(payload, message, scope.aliases)
+        if shape is None:
+            shapes.pop(len(payload), None)
+            return
+        if len(shapes) >= _MAX_SHAPES:
+            shapes.clear()
+        shapes[len(payload)] = shape
 
     # -- births and deaths ----------------------------------------------------------------------
 
@@ -309,6 +386,7 @@ class HostSessions:
         message: pb.Payload,
         now_ms: int,
         actions: list[Action],
+        payload: bytes,
     ) -> None:
         seq = _seq(message)
         if seq is None:
@@ -319,7 +397,11 @@ class HostSessions:
         if node.online:
             distance = _distance(seq, node.expected_seq)
             if distance == 0:
+                emitted = len(actions)
                 self._apply(key, node, topic, message, now_ms, actions)
+                if self._shapes and topic.message_type in _DATA_TYPES and _only_metrics(actions, emitted):
+                    # Decoded cleanly (no unknown alias, not malformed): its form may repeat.
+                    self._learn_shape(node, topic.device_id, message, payload)
                 node.expected_seq = (seq + 1) % _SEQ_MODULUS
                 self._drain(key, node, now_ms, actions)
                 return
@@ -570,6 +652,10 @@ class HostSessions:
     def _malformed(self, key: EdgeNodeKey, topic: SparkplugTopic, now_ms: int, reason: str) -> EmitLifecycle:
         attrs = _bad(reason, str(topic.message_type))
         return self._lifecycle(LifecycleKind.MALFORMED, key, topic.device_id, now_ms, attrs)
+
+
+def _only_metrics(actions: list[Action], start: int) -> bool:
+    return len(actions) == start + 1 and isinstance(actions[start], EmitMetrics)
 
 
 def _bad(reason: str, message_type: str) -> dict[str, AttrValue]:
