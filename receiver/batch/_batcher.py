@@ -63,7 +63,12 @@ class Batcher:
             self._done = loop.create_future()
             self._timer = loop.call_later(self._config.max_age_s, self._seal_by_age, self._builder)
         self._builder.add(
-            report.resource, report.metrics, report.logs, report.metric_chunk, report.histograms
+            report.resource,
+            report.metrics,
+            report.logs,
+            report.metric_chunk,
+            report.histograms,
+            log_chunk=report.log_chunk,
         )
         self.pending_points += points
         future = self._done
