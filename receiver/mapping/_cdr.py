@@ -12,7 +12,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..decode._cdr import CdrBatch
-from ..signals import AttrValue, HistogramPoint, LogEntry, MappedReport, MetricSeries, SeriesRegistry
+from ..signals import (
+    POINT_SCHEMA,
+    AttrValue,
+    HistogramPoint,
+    MappedReport,
+    MetricSeries,
+    SeriesRegistry,
+    log_chunk,
+)
 from ._pseudonymise import pseudonymise
 
 SERVICE_CDR = "cdr"
@@ -42,20 +50,12 @@ def map_cdr(
                     at, column, pseudonymise(table.column(column).combine_chunks(), pseudonym_key)
                 )
     report = MappedReport(resource=cdr_resource(source))
-    body = f"cdr.{batch.kind}"
-    names = [name for name in table.column_names if name != "time_ns"]
-    columns = {name: table.column(name).to_pylist() for name in names}
-    times = table.column("time_ns").to_pylist()
-    lines = batch.line_numbers.to_pylist()
-    keys = [f"cdr.{name}" for name in names]
-    for row, time_ns in enumerate(times):
-        attributes: dict[str, AttrValue] = {
-            key: columns[name][row] for key, name in zip(keys, names, strict=True)
-        }
-        attributes["cdr.record_id"] = f"{source_digest}:{lines[row]}"
-        report.logs.append(
-            LogEntry(time_ns=time_ns, observed_ns=received_ns, body=body, attributes=attributes)
-        )
+    # The records stay columns (no object per record): one attribute per CDR column, then the id.
+    attributes = {f"cdr.{name}": table.column(name) for name in table.column_names if name != "time_ns"}
+    attributes["cdr.record_id"] = pc.binary_join_element_wise(
+        f"{source_digest}:", batch.line_numbers.cast(pa.string()), ""
+    )
+    report.log_chunk = log_chunk(table.column("time_ns"), received_ns, f"cdr.{batch.kind}", attributes)
     if table.num_rows:
         _aggregates(report, table, batch.kind, registry)
     return report
@@ -69,50 +69,83 @@ def _aggregates(report: MappedReport, table: pa.Table, kind: str, registry: Seri
         grouped = table.group_by(["tower_id", "data_type"]).aggregate(
             [("up_bytes", "sum"), ("down_bytes", "sum")]
         )
-        for row in grouped.to_pylist():
-            for direction in ("up", "down"):
-                attrs = (
-                    ("cdr.data_type", row["data_type"]),
-                    ("cdr.direction", direction),
-                    ("cdr.tower_id", row["tower_id"]),
+        cache = _series_cache(registry)
+        series: list[int] = []
+        for tower, data_type in zip(
+            grouped.column("tower_id").to_pylist(), grouped.column("data_type").to_pylist(), strict=True
+        ):
+            key = (kind, data_type, tower)
+            pair = cache.get(key)
+            if pair is None:  # once per tower and type for the life of the registry
+                pair = cache[key] = tuple(
+                    _series(
+                        registry,
+                        "cdr.data.bytes",
+                        "By",
+                        "sum",
+                        (("cdr.data_type", data_type), ("cdr.direction", direction), ("cdr.tower_id", tower)),
+                    )
+                    for direction in ("up", "down")
                 )
-                report.metrics.append(
-                    _series(registry, "cdr.data.bytes", "By", "sum", attrs),
-                    end,
-                    row[f"{direction}_bytes_sum"],
-                )
+            series += pair
+        # Points up, down per group, as columns: interleave the two sums.
+        values = np.empty(2 * grouped.num_rows, dtype=np.int64)
+        values[0::2] = grouped.column("up_bytes_sum").to_numpy()
+        values[1::2] = grouped.column("down_bytes_sum").to_numpy()
+        report.metric_chunk = pa.Table.from_arrays(
+            [
+                pa.array(series, pa.int32()),
+                pa.array(np.full(len(values), end, dtype=np.int64)),
+                pa.array(np.zeros(len(values))),
+                pa.array(values),
+                pa.array(np.ones(len(values), dtype=np.bool_)),
+            ],
+            schema=POINT_SCHEMA,
+        )
         return
-    # Bucket index per call (value <= bound), then counts per (tower, call type, bucket): no Python per call.
-    durations = table.column("call_duration_sec").to_numpy(zero_copy_only=False)
+    # Bucket index per call (value <= bound), then counts per (tower, call type, bucket) by bincount:
+    # no Python per call, one step per histogram.
+    durations = table.column("call_duration_sec").to_numpy(zero_copy_only=False).astype(np.int64)
     buckets = np.searchsorted(np.array(CALL_DURATION_BOUNDS), durations, side="left")
-    keyed = pa.table(
-        {
-            "tower_id": table.column("tower_id"),
-            "call_type": table.column("call_type"),
-            "bucket": pa.array(buckets),
-            "duration": table.column("call_duration_sec"),
-        }
-    )
-    per_bucket = keyed.group_by(["tower_id", "call_type", "bucket"]).aggregate(
-        [("duration", "count"), ("duration", "sum")]
-    )
-    histograms: dict[tuple[Any, Any], tuple[list[int], list[float]]] = {}
-    for row in per_bucket.to_pylist():
-        counts, total = histograms.setdefault(
-            (row["tower_id"], row["call_type"]), ([0] * (len(CALL_DURATION_BOUNDS) + 1), [0.0])
-        )
-        counts[row["bucket"]] += row["duration_count"]
-        total[0] += row["duration_sum"]
-    for (tower, call_type), (counts, total) in histograms.items():
-        sid = _series(
-            registry,
-            "cdr.voice.call_duration",
-            "s",
-            "histogram",
-            (("cdr.call_type", call_type), ("cdr.tower_id", tower)),
-            bounds=CALL_DURATION_BOUNDS,
-        )
-        report.histograms.append(HistogramPoint(sid, end, start, sum(counts), float(total[0]), tuple(counts)))
+    call_types = table.column("call_type").combine_chunks()
+    towers = table.column("tower_id").to_numpy(zero_copy_only=False).astype(np.int64)
+    type_index = call_types.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    width = len(CALL_DURATION_BOUNDS) + 1
+    groups, group_of = np.unique(towers * len(call_types.dictionary) + type_index, return_inverse=True)
+    counts = np.bincount(group_of * width + buckets, minlength=len(groups) * width).reshape(-1, width)
+    totals = np.bincount(group_of, weights=durations, minlength=len(groups))
+    names = call_types.dictionary.to_pylist()
+    tower_of, type_of = np.divmod(groups, len(names))
+    cache = _series_cache(registry)
+    for tower, type_at, row, total in zip(
+        tower_of.tolist(), type_of.tolist(), counts.tolist(), totals.tolist(), strict=True
+    ):
+        key = (kind, names[type_at], tower)
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = (
+                _series(
+                    registry,
+                    "cdr.voice.call_duration",
+                    "s",
+                    "histogram",
+                    (("cdr.call_type", names[type_at]), ("cdr.tower_id", tower)),
+                    bounds=CALL_DURATION_BOUNDS,
+                ),
+            )
+        report.histograms.append(HistogramPoint(found[0], end, start, sum(row), float(total), tuple(row)))
+
+
+_last_cache: tuple[SeriesRegistry, dict[tuple[str, str, int], tuple[int, ...]]] | None = None
+
+
+def _series_cache(registry: SeriesRegistry) -> dict[tuple[str, str, int], tuple[int, ...]]:
+    """Series ids of the aggregates by (kind, type, tower), for the registry last used (one per process in
+    the receiver and the CLI): interning a MetricSeries per group would cost more than the records."""
+    global _last_cache
+    if _last_cache is None or _last_cache[0] is not registry:
+        _last_cache = (registry, {})
+    return _last_cache[1]
 
 
 def _series(
