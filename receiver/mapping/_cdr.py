@@ -5,9 +5,11 @@ type; record counts. Phone numbers and IP addresses are pseudonymised first when
 Each record carries ``cdr.record_id`` (source digest + line), so the rare duplicate a crash between
 the collector's acknowledgement and the CLI's checkpoint can cause is recognisable downstream."""
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -65,36 +67,35 @@ def _aggregates(report: MappedReport, table: pa.Table, kind: str, registry: Seri
     start, end = pc.min(table.column("time_ns")).as_py(), pc.max(table.column("time_ns")).as_py()
     records = _series(registry, "cdr.records", "{record}", "sum", (("cdr.type", kind),))
     report.metrics.append(records, end, table.num_rows)
+    index = _series_index(registry)
     if kind == "data":
         grouped = table.group_by(["tower_id", "data_type"]).aggregate(
             [("up_bytes", "sum"), ("down_bytes", "sum")]
         )
-        cache = _series_cache(registry)
-        series: list[int] = []
-        for tower, data_type in zip(
-            grouped.column("tower_id").to_pylist(), grouped.column("data_type").to_pylist(), strict=True
-        ):
-            key = (kind, data_type, tower)
-            pair = cache.get(key)
-            if pair is None:  # once per tower and type for the life of the registry
-                pair = cache[key] = tuple(
-                    _series(
-                        registry,
-                        "cdr.data.bytes",
-                        "By",
-                        "sum",
-                        (("cdr.data_type", data_type), ("cdr.direction", direction), ("cdr.tower_id", tower)),
-                    )
-                    for direction in ("up", "down")
+        data_types = _dictionary(grouped.column("data_type"))
+        pairs = index.ids(
+            kind,
+            data_types.dictionary.to_pylist(),
+            data_types.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+            grouped.column("tower_id").to_numpy().astype(np.int64),
+            lambda data_type, tower: tuple(
+                _series(
+                    registry,
+                    "cdr.data.bytes",
+                    "By",
+                    "sum",
+                    (("cdr.data_type", data_type), ("cdr.direction", direction), ("cdr.tower_id", tower)),
                 )
-            series += pair
+                for direction in ("up", "down")
+            ),
+        )
         # Points up, down per group, as columns: interleave the two sums.
         values = np.empty(2 * grouped.num_rows, dtype=np.int64)
         values[0::2] = grouped.column("up_bytes_sum").to_numpy()
         values[1::2] = grouped.column("down_bytes_sum").to_numpy()
         report.metric_chunk = pa.Table.from_arrays(
             [
-                pa.array(series, pa.int32()),
+                pa.array(pairs.reshape(-1), pa.int32()),
                 pa.array(np.full(len(values), end, dtype=np.int64)),
                 pa.array(np.zeros(len(values))),
                 pa.array(values),
@@ -104,48 +105,96 @@ def _aggregates(report: MappedReport, table: pa.Table, kind: str, registry: Seri
         )
         return
     # Bucket index per call (value <= bound), then counts per (tower, call type, bucket) by bincount:
-    # no Python per call, one step per histogram.
+    # no Python per call, one small step per histogram.
     durations = table.column("call_duration_sec").to_numpy(zero_copy_only=False).astype(np.int64)
     buckets = np.searchsorted(np.array(CALL_DURATION_BOUNDS), durations, side="left")
-    call_types = table.column("call_type").combine_chunks()
+    call_types = _dictionary(table.column("call_type"))
+    names = call_types.dictionary.to_pylist()
     towers = table.column("tower_id").to_numpy(zero_copy_only=False).astype(np.int64)
     type_index = call_types.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     width = len(CALL_DURATION_BOUNDS) + 1
-    groups, group_of = np.unique(towers * len(call_types.dictionary) + type_index, return_inverse=True)
+    groups, group_of = np.unique(towers * len(names) + type_index, return_inverse=True)
     counts = np.bincount(group_of * width + buckets, minlength=len(groups) * width).reshape(-1, width)
-    totals = np.bincount(group_of, weights=durations, minlength=len(groups))
-    names = call_types.dictionary.to_pylist()
+    totals = np.bincount(group_of, weights=durations, minlength=len(groups))  # < 2**53: exact
     tower_of, type_of = np.divmod(groups, len(names))
-    cache = _series_cache(registry)
-    for tower, type_at, row, total in zip(
-        tower_of.tolist(), type_of.tolist(), counts.tolist(), totals.tolist(), strict=True
-    ):
-        key = (kind, names[type_at], tower)
-        found = cache.get(key)
-        if found is None:
-            found = cache[key] = (
-                _series(
-                    registry,
-                    "cdr.voice.call_duration",
-                    "s",
-                    "histogram",
-                    (("cdr.call_type", names[type_at]), ("cdr.tower_id", tower)),
-                    bounds=CALL_DURATION_BOUNDS,
-                ),
-            )
-        report.histograms.append(HistogramPoint(found[0], end, start, sum(row), float(total), tuple(row)))
+    ids = index.ids(
+        kind,
+        names,
+        type_of,
+        tower_of,
+        lambda call_type, tower: (
+            _series(
+                registry,
+                "cdr.voice.call_duration",
+                "s",
+                "histogram",
+                (("cdr.call_type", call_type), ("cdr.tower_id", tower)),
+                bounds=CALL_DURATION_BOUNDS,
+            ),
+        ),
+    )
+    report.histograms = [
+        HistogramPoint(sid, end, start, count, total, tuple(row))
+        for sid, count, total, row in zip(
+            ids[:, 0].tolist(), counts.sum(axis=1).tolist(), totals.tolist(), counts.tolist(), strict=True
+        )
+    ]
 
 
-_last_cache: tuple[SeriesRegistry, dict[tuple[str, str, int], tuple[int, ...]]] | None = None
+def _dictionary(values: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    return values if pa.types.is_dictionary(values.type) else pc.dictionary_encode(values)
 
 
-def _series_cache(registry: SeriesRegistry) -> dict[tuple[str, str, int], tuple[int, ...]]:
-    """Series ids of the aggregates by (kind, type, tower), for the registry last used (one per process in
-    the receiver and the CLI): interning a MetricSeries per group would cost more than the records."""
-    global _last_cache
-    if _last_cache is None or _last_cache[0] is not registry:
-        _last_cache = (registry, {})
-    return _last_cache[1]
+class _SeriesIndex:
+    """Series ids of the per-tower aggregates by (kind, category, tower) for one registry, as sorted
+    keys: the thousands of groups of a chunk are looked up by one ``searchsorted``; only groups never
+    seen before are interned (Python, once each for the life of the registry)."""
+
+    def __init__(self, registry: SeriesRegistry) -> None:
+        self.registry = registry
+        self._codes: dict[tuple[str, str], int] = {}
+        self._keys = np.empty(0, dtype=np.int64)
+        self._ids = np.empty((0, 2), dtype=np.int64)
+
+    def ids(
+        self,
+        kind: str,
+        categories: list[str],
+        category_at: npt.NDArray[np.int64],
+        towers: npt.NDArray[np.int64],
+        make: Callable[[str, int], tuple[int, ...]],
+    ) -> npt.NDArray[np.int64]:
+        """One row of (up to two) series ids per group; ``make`` interns the series of a new group."""
+        codes = np.array([self._codes.setdefault((kind, c), len(self._codes)) for c in categories], np.int64)
+        keys = (codes[category_at] << 32) | towers  # towers are int32 ids
+        at = np.minimum(np.searchsorted(self._keys, keys), max(len(self._keys) - 1, 0))
+        known = (self._keys[at] == keys) if len(self._keys) else np.zeros(len(keys), dtype=np.bool_)
+        if not known.all():
+            new_keys = np.unique(keys[~known])
+            by_code = {code: category for (_, category), code in self._codes.items()}
+            new_ids = np.zeros((len(new_keys), 2), dtype=np.int64)
+            for row, key in enumerate(new_keys.tolist()):
+                made = make(by_code[key >> 32], key & 0xFFFF_FFFF)
+                new_ids[row, : len(made)] = made
+            keys_all = np.concatenate([self._keys, new_keys])
+            order = np.argsort(keys_all, kind="stable")
+            self._keys, self._ids = keys_all[order], np.concatenate([self._ids, new_ids])[order]
+            at = np.searchsorted(self._keys, keys)
+        width = 2 if kind == "data" else 1
+        result: npt.NDArray[np.int64] = self._ids[at, :width]
+        return result
+
+
+_last_index: _SeriesIndex | None = None
+
+
+def _series_index(registry: SeriesRegistry) -> _SeriesIndex:
+    """The index of the registry last used (one per process in the receiver and the CLI)."""
+    global _last_index
+    if _last_index is None or _last_index.registry is not registry:
+        _last_index = _SeriesIndex(registry)
+    return _last_index
 
 
 def _series(
