@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow.compute as pc
 
 from .batch import Batcher
 from .config import BatchConfig, ConfigError, load_config
@@ -116,9 +117,9 @@ async def ingest(
                 print(f"{path}:{error.line}: {error.reason}", file=out)
             done_through = state.acked_through(digest)
             lines = batch.line_numbers
-            keep = [i for i, line in enumerate(lines.to_pylist()) if line > done_through]
+            keep = pc.greater(lines, done_through)  # resume: only lines past the last acknowledged one
             todo = CdrBatch(
-                kind=batch.kind, table=batch.table.take(keep), line_numbers=lines.take(keep), errors=[]
+                kind=batch.kind, table=batch.table.filter(keep), line_numbers=lines.filter(keep), errors=[]
             )
             sent = 0
             for start in range(0, todo.table.num_rows, chunk_rows):

@@ -134,6 +134,62 @@ class LogEntry:
     severity_text: str = "INFO"
 
 
+LOG_ATTRIBUTE_PREFIX = "attributes."
+"""In a log chunk, a column named ``attributes.<key>`` is the attribute ``<key>`` of each record."""
+LOG_CHUNK_SCHEMA = pa.schema(
+    [
+        ("time_ns", pa.int64()),
+        ("observed_ns", pa.int64()),
+        ("severity_number", pa.int32()),
+        ("severity_text", pa.string()),
+        ("body", pa.string()),
+    ]
+)
+
+
+def log_chunk(
+    time_ns: pa.Array | pa.ChunkedArray,
+    observed_ns: int,
+    body: str,
+    attributes: dict[str, pa.Array | pa.ChunkedArray],
+    *,
+    severity_number: int = 9,
+    severity_text: str = "INFO",
+) -> pa.Table:
+    """Log records as columns (one per record, no Python object each): LOG_CHUNK_SCHEMA, then one
+    column per attribute key in ``attributes`` order. Attribute values are strings, int64, float64
+    or bools (narrower ints and dictionaries are cast); a null leaves that record without the key."""
+    rows = len(time_ns)
+    columns: list[pa.Array] = [
+        _array(time_ns).cast(pa.int64()),
+        pa.repeat(pa.scalar(observed_ns, pa.int64()), rows),
+        pa.repeat(pa.scalar(severity_number, pa.int32()), rows),
+        pa.repeat(pa.scalar(severity_text, pa.string()), rows),
+        pa.repeat(pa.scalar(body, pa.string()), rows),
+    ]
+    fields = list(LOG_CHUNK_SCHEMA)
+    for key, values in attributes.items():
+        kind = values.type.value_type if pa.types.is_dictionary(values.type) else values.type
+        target = (
+            pa.int64()
+            if pa.types.is_integer(kind)
+            else pa.float64()
+            if pa.types.is_floating(kind)
+            else pa.bool_()
+            if pa.types.is_boolean(kind)
+            else pa.string()
+        )
+        if len(values) != rows:
+            raise ValueError(f"attribute {key!r} has {len(values)} values for {rows} records")
+        columns.append(_array(values).cast(target))
+        fields.append(pa.field(LOG_ATTRIBUTE_PREFIX + key, target))
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+def _array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
 @dataclass(slots=True)
 class MappedReport:
     """One accepted report (or upload), ready for batching; all of it shares one resource."""
@@ -144,11 +200,14 @@ class MappedReport:
     # Points a vectorised mapper produced, in POINT_SCHEMA; batched as they are, no per-point work.
     metric_chunk: pa.Table | None = None
     histograms: list[HistogramPoint] = field(default_factory=list)
+    # Log records a vectorised mapper produced (``log_chunk``); batched and encoded as columns.
+    log_chunk: pa.Table | None = None
 
     @property
     def point_count(self) -> int:
         chunk = 0 if self.metric_chunk is None else int(self.metric_chunk.num_rows)
-        return len(self.metrics) + chunk + len(self.logs) + len(self.histograms)
+        logs = len(self.logs) + (0 if self.log_chunk is None else int(self.log_chunk.num_rows))
+        return len(self.metrics) + chunk + logs + len(self.histograms)
 
 
 class NotDelivered(Exception):

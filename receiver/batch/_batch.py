@@ -30,6 +30,9 @@ LOG_SCHEMA = pa.schema(
         ("attributes_json", pa.binary()),
     ]
 )
+"""Log records from ``LogEntry`` objects. Records from log chunks (``signals.log_chunk``) join the same
+table: their attributes arrive as extra ``attributes.<key>`` columns, ``attributes_json`` null; the
+rows of each kind have nulls in the other's attribute columns (a null attribute is an absent one)."""
 
 
 @dataclass(slots=True)
@@ -53,6 +56,7 @@ class BatchBuilder:
     __slots__ = (
         "_chunks",
         "_histograms",
+        "_log_chunks",
         "_logs",
         "_metrics",
         "_resource_ids",
@@ -69,6 +73,7 @@ class BatchBuilder:
         self._metrics = MetricColumns()
         self._logs: list[tuple[int, LogEntry]] = []
         self._chunks: list[pa.Table] = []
+        self._log_chunks: list[pa.Table] = []
         self._histograms: list[tuple[int, HistogramPoint]] = []
 
     def add(
@@ -78,8 +83,13 @@ class BatchBuilder:
         logs: list[LogEntry],
         chunk: pa.Table | None = None,
         histograms: list[HistogramPoint] | None = None,
+        log_chunk: pa.Table | None = None,
     ) -> None:
         rid = self._resource_ids.setdefault(resource, len(self._resource_ids))
+        if log_chunk is not None and log_chunk.num_rows:
+            resource_column = pa.array(np.full(log_chunk.num_rows, rid, dtype=np.int32))
+            self._log_chunks.append(log_chunk.add_column(0, "resource", resource_column))
+            self.points += log_chunk.num_rows
         if histograms:
             self._histograms += [(rid, point) for point in histograms]
             self.points += len(histograms)
@@ -137,6 +147,8 @@ class BatchBuilder:
             ],
             schema=LOG_SCHEMA,
         )
+        if self._log_chunks:  # LOG_SCHEMA's columns first, then each attribute column once
+            logs = pa.concat_tables([logs, *self._log_chunks], promote_options="default").combine_chunks()
         return SealedBatch(
             seq=seq,
             resources=list(self._resource_ids),
@@ -166,7 +178,8 @@ def merge_batches(batches: list[SealedBatch], done: "asyncio.Future[None]") -> S
         seq=batches[0].seq,
         resources=list(resources),
         metrics=pa.concat_tables(metrics).combine_chunks(),
-        logs=pa.concat_tables(logs).combine_chunks(),
+        # Log attribute columns differ between batches: missing ones become nulls (no such attribute).
+        logs=pa.concat_tables(logs, promote_options="default").combine_chunks(),
         done=done,
         histograms=histograms,
     )

@@ -46,7 +46,14 @@ class Batcher:
         if points == 0:
             return self._nothing_to_wait_for()
         builder, future = self._open(points)
-        builder.add(report.resource, report.metrics, report.logs, report.metric_chunk, report.histograms)
+        builder.add(
+            report.resource,
+            report.metrics,
+            report.logs,
+            report.metric_chunk,
+            report.histograms,
+            log_chunk=report.log_chunk,
+        )
         return self._added(builder, points, future)
 
     def add_points(self, block: ResourcePoints) -> "asyncio.Future[None]":

@@ -121,7 +121,10 @@ def decode_per_row_fast(text: str, separator: str) -> ParameterColumns | None:
     column = {key: view.take(pa.array(first_field + 2 * at)) for at, key in enumerate(keys) if key != "time"}
     names = column["name"]
     # Some agents write "name, value": strip names (only) as the exact path does.
-    around = np.concatenate((body[delimiters - 1], body[delimiters + 1], body[[0, -1]]))
+    # (delimiters - 1 wraps to the last byte for a leading delimiter, and the clip keeps a trailing
+    # one in range: both look at bytes that are checked anyway.)
+    after = np.minimum(delimiters + 1, len(body) - 1)
+    around = np.concatenate((body[delimiters - 1], body[after], body[[0, -1]]))
     if (around == _SPACE).any():
         names = pc.utf8_trim_whitespace(names)
     name_fields = first_field + 2 * keys.index("name")

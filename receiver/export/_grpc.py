@@ -22,6 +22,8 @@ from ..config import ExportConfig
 from ..signals import NotDelivered, SeriesRegistry
 from ._otlp_encode import encode_histograms, encode_logs, encode_metrics
 from ._otlp_fast import FastMetricsEncoder
+from ._otlp_histograms_fast import FastHistogramsEncoder
+from ._otlp_logs_fast import FastLogsEncoder
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,12 @@ class OtlpGrpcExporter:
             FastMetricsEncoder(registry).encode
             if config.encoder == "fast"
             else functools.partial(encode_metrics, registry=registry)
+        )
+        self._encode_logs = FastLogsEncoder().encode if config.encoder == "fast" else encode_logs
+        self._encode_histograms = (
+            FastHistogramsEncoder(registry).encode
+            if config.encoder == "fast"
+            else functools.partial(encode_histograms, registry=registry)
         )
         self._queue: asyncio.Queue[SealedBatch | None] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
@@ -174,10 +182,10 @@ class OtlpGrpcExporter:
         for payload in payloads:
             response = await self._call(self._send_metrics, payload, deadline)
             self.stats.rejected_points += response.partial_success.rejected_data_points
-        for payload in encode_histograms(batch, self._registry, max_bytes):
+        for payload in self._encode_histograms(batch, max_bytes=max_bytes):
             response = await self._call(self._send_metrics, payload, deadline)
             self.stats.rejected_points += response.partial_success.rejected_data_points
-        for payload in encode_logs(batch, max_bytes):
+        for payload in self._encode_logs(batch, max_bytes):
             response = await self._call(self._send_logs, payload, deadline)
             self.stats.rejected_points += response.partial_success.rejected_log_records
         self.stats.exported_points += batch.point_count

@@ -22,7 +22,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 
 from .. import __version__
 from ..batch import SealedBatch
-from ..signals import Attributes, AttrValue, MetricSeries, SeriesRegistry
+from ..signals import LOG_ATTRIBUTE_PREFIX, Attributes, AttrValue, MetricSeries, SeriesRegistry
 
 SCOPE = InstrumentationScope(name="telemetry-receiver", version=__version__)
 
@@ -73,6 +73,12 @@ def encode_logs(batch: SealedBatch, max_bytes: int) -> list[bytes]:
     if table.num_rows == 0:
         return []
     columns = {name: table.column(name).to_pylist() for name in table.column_names}
+    # Records of log chunks: attributes in their own columns (null: absent), attributes_json null.
+    attribute_columns = [
+        (name[len(LOG_ATTRIBUTE_PREFIX) :], columns[name])
+        for name in table.column_names
+        if name.startswith(LOG_ATTRIBUTE_PREFIX)
+    ]
     by_resource: dict[int, ResourceLogs] = {}
     for at, rid in enumerate(columns["resource"]):
         rl = by_resource.get(rid)
@@ -86,7 +92,11 @@ def encode_logs(batch: SealedBatch, max_bytes: int) -> list[bytes]:
         record.severity_number = columns["severity_number"][at]
         record.severity_text = columns["severity_text"][at]
         record.body.string_value = columns["body"][at]
-        attributes: dict[str, AttrValue] = orjson.loads(columns["attributes_json"][at])
+        raw = columns["attributes_json"][at]
+        attributes: dict[str, AttrValue] = {} if raw is None else orjson.loads(raw)
+        for key, values in attribute_columns:
+            if values[at] is not None:
+                attributes[key] = values[at]
         record.attributes.extend(_key_values(tuple(attributes.items())))
     return [
         request.SerializeToString()

@@ -5,14 +5,24 @@ type; record counts. Phone numbers and IP addresses are pseudonymised first when
 Each record carries ``cdr.record_id`` (source digest + line), so the rare duplicate a crash between
 the collector's acknowledgement and the CLI's checkpoint can cause is recognisable downstream."""
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..decode._cdr import CdrBatch
-from ..signals import AttrValue, HistogramPoint, LogEntry, MappedReport, MetricSeries, SeriesRegistry
+from ..signals import (
+    POINT_SCHEMA,
+    AttrValue,
+    HistogramPoint,
+    MappedReport,
+    MetricSeries,
+    SeriesRegistry,
+    log_chunk,
+)
 from ._pseudonymise import pseudonymise
 
 SERVICE_CDR = "cdr"
@@ -42,20 +52,12 @@ def map_cdr(
                     at, column, pseudonymise(table.column(column).combine_chunks(), pseudonym_key)
                 )
     report = MappedReport(resource=cdr_resource(source))
-    body = f"cdr.{batch.kind}"
-    names = [name for name in table.column_names if name != "time_ns"]
-    columns = {name: table.column(name).to_pylist() for name in names}
-    times = table.column("time_ns").to_pylist()
-    lines = batch.line_numbers.to_pylist()
-    keys = [f"cdr.{name}" for name in names]
-    for row, time_ns in enumerate(times):
-        attributes: dict[str, AttrValue] = {
-            key: columns[name][row] for key, name in zip(keys, names, strict=True)
-        }
-        attributes["cdr.record_id"] = f"{source_digest}:{lines[row]}"
-        report.logs.append(
-            LogEntry(time_ns=time_ns, observed_ns=received_ns, body=body, attributes=attributes)
-        )
+    # The records stay columns (no object per record): one attribute per CDR column, then the id.
+    attributes = {f"cdr.{name}": table.column(name) for name in table.column_names if name != "time_ns"}
+    attributes["cdr.record_id"] = pc.binary_join_element_wise(
+        f"{source_digest}:", batch.line_numbers.cast(pa.string()), ""
+    )
+    report.log_chunk = log_chunk(table.column("time_ns"), received_ns, f"cdr.{batch.kind}", attributes)
     if table.num_rows:
         _aggregates(report, table, batch.kind, registry)
     return report
@@ -65,54 +67,134 @@ def _aggregates(report: MappedReport, table: pa.Table, kind: str, registry: Seri
     start, end = pc.min(table.column("time_ns")).as_py(), pc.max(table.column("time_ns")).as_py()
     records = _series(registry, "cdr.records", "{record}", "sum", (("cdr.type", kind),))
     report.metrics.append(records, end, table.num_rows)
+    index = _series_index(registry)
     if kind == "data":
         grouped = table.group_by(["tower_id", "data_type"]).aggregate(
             [("up_bytes", "sum"), ("down_bytes", "sum")]
         )
-        for row in grouped.to_pylist():
-            for direction in ("up", "down"):
-                attrs = (
-                    ("cdr.data_type", row["data_type"]),
-                    ("cdr.direction", direction),
-                    ("cdr.tower_id", row["tower_id"]),
+        data_types = _dictionary(grouped.column("data_type"))
+        pairs = index.ids(
+            kind,
+            data_types.dictionary.to_pylist(),
+            data_types.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+            grouped.column("tower_id").to_numpy().astype(np.int64),
+            lambda data_type, tower: tuple(
+                _series(
+                    registry,
+                    "cdr.data.bytes",
+                    "By",
+                    "sum",
+                    (("cdr.data_type", data_type), ("cdr.direction", direction), ("cdr.tower_id", tower)),
                 )
-                report.metrics.append(
-                    _series(registry, "cdr.data.bytes", "By", "sum", attrs),
-                    end,
-                    row[f"{direction}_bytes_sum"],
-                )
+                for direction in ("up", "down")
+            ),
+        )
+        # Points up, down per group, as columns: interleave the two sums.
+        values = np.empty(2 * grouped.num_rows, dtype=np.int64)
+        values[0::2] = grouped.column("up_bytes_sum").to_numpy()
+        values[1::2] = grouped.column("down_bytes_sum").to_numpy()
+        report.metric_chunk = pa.Table.from_arrays(
+            [
+                pa.array(pairs.reshape(-1), pa.int32()),
+                pa.array(np.full(len(values), end, dtype=np.int64)),
+                pa.array(np.zeros(len(values))),
+                pa.array(values),
+                pa.array(np.ones(len(values), dtype=np.bool_)),
+            ],
+            schema=POINT_SCHEMA,
+        )
         return
-    # Bucket index per call (value <= bound), then counts per (tower, call type, bucket): no Python per call.
-    durations = table.column("call_duration_sec").to_numpy(zero_copy_only=False)
+    # Bucket index per call (value <= bound), then counts per (tower, call type, bucket) by bincount:
+    # no Python per call, one small step per histogram.
+    durations = table.column("call_duration_sec").to_numpy(zero_copy_only=False).astype(np.int64)
     buckets = np.searchsorted(np.array(CALL_DURATION_BOUNDS), durations, side="left")
-    keyed = pa.table(
-        {
-            "tower_id": table.column("tower_id"),
-            "call_type": table.column("call_type"),
-            "bucket": pa.array(buckets),
-            "duration": table.column("call_duration_sec"),
-        }
+    call_types = _dictionary(table.column("call_type"))
+    names = call_types.dictionary.to_pylist()
+    towers = table.column("tower_id").to_numpy(zero_copy_only=False).astype(np.int64)
+    type_index = call_types.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    width = len(CALL_DURATION_BOUNDS) + 1
+    groups, group_of = np.unique(towers * len(names) + type_index, return_inverse=True)
+    counts = np.bincount(group_of * width + buckets, minlength=len(groups) * width).reshape(-1, width)
+    totals = np.bincount(group_of, weights=durations, minlength=len(groups))  # < 2**53: exact
+    tower_of, type_of = np.divmod(groups, len(names))
+    ids = index.ids(
+        kind,
+        names,
+        type_of,
+        tower_of,
+        lambda call_type, tower: (
+            _series(
+                registry,
+                "cdr.voice.call_duration",
+                "s",
+                "histogram",
+                (("cdr.call_type", call_type), ("cdr.tower_id", tower)),
+                bounds=CALL_DURATION_BOUNDS,
+            ),
+        ),
     )
-    per_bucket = keyed.group_by(["tower_id", "call_type", "bucket"]).aggregate(
-        [("duration", "count"), ("duration", "sum")]
-    )
-    histograms: dict[tuple[Any, Any], tuple[list[int], list[float]]] = {}
-    for row in per_bucket.to_pylist():
-        counts, total = histograms.setdefault(
-            (row["tower_id"], row["call_type"]), ([0] * (len(CALL_DURATION_BOUNDS) + 1), [0.0])
+    report.histograms = [
+        HistogramPoint(sid, end, start, count, total, tuple(row))
+        for sid, count, total, row in zip(
+            ids[:, 0].tolist(), counts.sum(axis=1).tolist(), totals.tolist(), counts.tolist(), strict=True
         )
-        counts[row["bucket"]] += row["duration_count"]
-        total[0] += row["duration_sum"]
-    for (tower, call_type), (counts, total) in histograms.items():
-        sid = _series(
-            registry,
-            "cdr.voice.call_duration",
-            "s",
-            "histogram",
-            (("cdr.call_type", call_type), ("cdr.tower_id", tower)),
-            bounds=CALL_DURATION_BOUNDS,
-        )
-        report.histograms.append(HistogramPoint(sid, end, start, sum(counts), float(total[0]), tuple(counts)))
+    ]
+
+
+def _dictionary(values: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    return values if pa.types.is_dictionary(values.type) else pc.dictionary_encode(values)
+
+
+class _SeriesIndex:
+    """Series ids of the per-tower aggregates by (kind, category, tower) for one registry, as sorted
+    keys: the thousands of groups of a chunk are looked up by one ``searchsorted``; only groups never
+    seen before are interned (Python, once each for the life of the registry)."""
+
+    def __init__(self, registry: SeriesRegistry) -> None:
+        self.registry = registry
+        self._codes: dict[tuple[str, str], int] = {}
+        self._keys = np.empty(0, dtype=np.int64)
+        self._ids = np.empty((0, 2), dtype=np.int64)
+
+    def ids(
+        self,
+        kind: str,
+        categories: list[str],
+        category_at: npt.NDArray[np.int64],
+        towers: npt.NDArray[np.int64],
+        make: Callable[[str, int], tuple[int, ...]],
+    ) -> npt.NDArray[np.int64]:
+        """One row of (up to two) series ids per group; ``make`` interns the series of a new group."""
+        codes = np.array([self._codes.setdefault((kind, c), len(self._codes)) for c in categories], np.int64)
+        keys = (codes[category_at] << 32) | towers  # towers are int32 ids
+        at = np.minimum(np.searchsorted(self._keys, keys), max(len(self._keys) - 1, 0))
+        known = (self._keys[at] == keys) if len(self._keys) else np.zeros(len(keys), dtype=np.bool_)
+        if not known.all():
+            new_keys = np.unique(keys[~known])
+            by_code = {code: category for (_, category), code in self._codes.items()}
+            new_ids = np.zeros((len(new_keys), 2), dtype=np.int64)
+            for row, key in enumerate(new_keys.tolist()):
+                made = make(by_code[key >> 32], key & 0xFFFF_FFFF)
+                new_ids[row, : len(made)] = made
+            keys_all = np.concatenate([self._keys, new_keys])
+            order = np.argsort(keys_all, kind="stable")
+            self._keys, self._ids = keys_all[order], np.concatenate([self._ids, new_ids])[order]
+            at = np.searchsorted(self._keys, keys)
+        width = 2 if kind == "data" else 1
+        result: npt.NDArray[np.int64] = self._ids[at, :width]
+        return result
+
+
+_last_index: _SeriesIndex | None = None
+
+
+def _series_index(registry: SeriesRegistry) -> _SeriesIndex:
+    """The index of the registry last used (one per process in the receiver and the CLI)."""
+    global _last_index
+    if _last_index is None or _last_index.registry is not registry:
+        _last_index = _SeriesIndex(registry)
+    return _last_index
 
 
 def _series(

@@ -102,3 +102,25 @@ async def test_merged_batches_keep_every_point_and_share_resources() -> None:
     assert merged.logs.column("resource").to_pylist() == [0]
     assert merged.histograms == [(0, histogram.histograms[0])]  # resource "a" of the second batch
     assert merged.point_count == sum(b.point_count for b in sealed)
+
+
+async def test_merged_batches_with_different_log_attribute_columns() -> None:
+    import pyarrow as pa
+
+    from receiver.signals import log_chunk
+
+    sealed: list[SealedBatch] = []
+    batcher = Batcher(BatchConfig(max_points=1, max_age_s=60), sealed.append)
+    first = MappedReport(resource=(("device.id", "a"),))
+    first.log_chunk = log_chunk(pa.array([1]), 2, "cdr", {"cdr.kind": pa.array(["voice"])})
+    second = MappedReport(resource=(("device.id", "b"),))
+    second.log_chunk = log_chunk(pa.array([3]), 4, "cdr", {"cdr.bytes": pa.array([10])})
+    batcher.add(first)
+    batcher.add(second)
+    merged = merge_batches(sealed, asyncio.get_running_loop().create_future())
+    logs = merged.logs.to_pylist()
+    assert [(row["resource"], row["time_ns"]) for row in logs] == [(0, 1), (1, 3)]
+    assert [(row["attributes.cdr.kind"], row["attributes.cdr.bytes"]) for row in logs] == [
+        ("voice", None),  # null: the record has no such attribute
+        (None, 10),
+    ]

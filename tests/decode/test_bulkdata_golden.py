@@ -44,3 +44,25 @@ def test_fast_csv_path_agrees_with_the_exact_path_or_declines(case: Path) -> Non
     if fast is None:
         return  # declined: the exact path decodes it (asserted by the golden test)
     assert asdict(as_parameter_table(fast)) == asdict(decode_bulkdata_csv(text, None))
+
+
+_HEADER = "ReportTimestamp,ParameterName,ParameterValue,ParameterType\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _HEADER + "1700000000,Device.A,1,int\n1700000000,Device.B,,int",  # empty last value
+        _HEADER + "1700000000,Device.A,1,int,",  # a trailing separator: one field too many
+        _HEADER + ",Device.A,1,int\n",  # an empty timestamp
+        _HEADER + "1700000000, Device.A ,1,int\n1700000001,Device.B, 2,int\n",  # spaces, two times
+        "ParameterName,ParameterValue\nDevice.A,1\nDevice.B,x y\n",  # no type or time column
+        "ParameterName,ParameterValue\nDevice.A,1\n\nDevice.B,2\n",  # a blank line
+        _HEADER + "1700000000,Device.Ä,1,int\n1700000000,Device.B,ü,string\n",  # non-ASCII
+    ],
+)
+def test_fast_csv_path_on_edge_shapes_agrees_or_declines(text: str) -> None:
+    fast = decode_per_row_fast(text, ",")
+    if fast is None:
+        return
+    assert asdict(as_parameter_table(fast)) == asdict(decode_bulkdata_csv(text, None))

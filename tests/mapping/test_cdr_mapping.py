@@ -1,8 +1,10 @@
 """CDR batches -> a log record per record plus per-upload aggregates (delta sums, a histogram)."""
 
+from typing import Any
+
 from receiver.decode._cdr import decode_cdr_csv
 from receiver.mapping._cdr import CALL_DURATION_BOUNDS, map_cdr
-from receiver.signals import SeriesRegistry
+from receiver.signals import LOG_ATTRIBUTE_PREFIX, MappedReport, SeriesRegistry
 
 DATA = (
     b"msisdn,tower_id,up_bytes,down_bytes,data_type,ip_address,website_url,event_datetime\n"
@@ -18,18 +20,56 @@ VOICE = (
 )
 
 
+def _logs(report: MappedReport) -> list[dict[str, Any]]:
+    """The log records of a report's log chunk, attributes under "attributes"."""
+    assert report.log_chunk is not None and not report.logs
+    return [
+        {
+            **{k: v for k, v in row.items() if not k.startswith(LOG_ATTRIBUTE_PREFIX)},
+            "attributes": {
+                k[len(LOG_ATTRIBUTE_PREFIX) :]: v
+                for k, v in row.items()
+                if k.startswith(LOG_ATTRIBUTE_PREFIX)
+            },
+        }
+        for row in report.log_chunk.to_pylist()
+    ]
+
+
+def _points(report: MappedReport) -> list[tuple[int, int]]:
+    """(series, int value) of every metric point, from the columns and the chunk."""
+    points = list(zip(report.metrics.series, report.metrics.ints, strict=True))
+    if report.metric_chunk is not None:
+        chunk = report.metric_chunk
+        points += zip(chunk.column("series").to_pylist(), chunk.column("int").to_pylist(), strict=True)
+    return points
+
+
 def test_data_records_become_logs_and_byte_sums_by_tower_direction_and_type() -> None:
     registry = SeriesRegistry()
     report = map_cdr(
         decode_cdr_csv(DATA, "data"), registry, source="f.csv", source_digest="abc", received_ns=1
     )
-    assert [entry.body for entry in report.logs] == ["cdr.data"] * 3
-    first = report.logs[0]
-    assert first.attributes["cdr.msisdn"] == "31611111111" and first.attributes["cdr.tower_id"] == 7
-    assert first.attributes["cdr.record_id"] == "abc:2"
-    assert first.time_ns == 1709294400 * 10**9
+    logs = _logs(report)
+    assert [entry["body"] for entry in logs] == ["cdr.data"] * 3
+    first = logs[0]
+    assert first["attributes"]["cdr.msisdn"] == "31611111111" and first["attributes"]["cdr.tower_id"] == 7
+    assert first["attributes"]["cdr.record_id"] == "abc:2"
+    assert first["time_ns"] == 1709294400 * 10**9
+    assert (first["observed_ns"], first["severity_number"], first["severity_text"]) == (1, 9, "INFO")
+    assert list(first["attributes"]) == [
+        "cdr.msisdn",
+        "cdr.tower_id",
+        "cdr.up_bytes",
+        "cdr.down_bytes",
+        "cdr.data_type",
+        "cdr.ip_address",
+        "cdr.website_url",
+        "cdr.record_id",
+    ]
+    assert first["attributes"]["cdr.data_type"] == "video" and first["attributes"]["cdr.up_bytes"] == 100
     sums = {}
-    for sid, value in zip(report.metrics.series, report.metrics.ints, strict=True):
+    for sid, value in _points(report):
         series = registry[sid]
         sums[
             (
@@ -65,7 +105,7 @@ def test_pseudonymisation_replaces_numbers_and_addresses_consistently() -> None:
     one = map_cdr(batch, registry, source="f", source_digest="x", received_ns=1, pseudonym_key=b"k1")
     two = map_cdr(batch, registry, source="f", source_digest="x", received_ns=1, pseudonym_key=b"k1")
     other = map_cdr(batch, registry, source="f", source_digest="x", received_ns=1, pseudonym_key=b"k2")
-    msisdn = one.logs[0].attributes["cdr.msisdn"]
-    assert msisdn != "31611111111" and msisdn == two.logs[0].attributes["cdr.msisdn"]
-    assert msisdn != other.logs[0].attributes["cdr.msisdn"]
-    assert one.logs[0].attributes["cdr.ip_address"] != "81.2.3.4"
+    msisdn = _logs(one)[0]["attributes"]["cdr.msisdn"]
+    assert msisdn != "31611111111" and msisdn == _logs(two)[0]["attributes"]["cdr.msisdn"]
+    assert msisdn != _logs(other)[0]["attributes"]["cdr.msisdn"]
+    assert _logs(one)[0]["attributes"]["cdr.ip_address"] != "81.2.3.4"

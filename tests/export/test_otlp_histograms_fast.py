@@ -1,0 +1,142 @@
+"""The hand-written histogram encoder against ``encode_histograms`` (the specification): the same
+request when nothing is split; the same points in the same order, within the limit, when split."""
+
+import asyncio
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
+
+from receiver.batch import Batcher, SealedBatch
+from receiver.config import BatchConfig
+from receiver.decode._cdr import decode_cdr_csv
+from receiver.export import encode_histograms
+from receiver.export._otlp_histograms_fast import FastHistogramsEncoder
+from receiver.mapping._cdr import map_cdr
+from receiver.signals import HistogramPoint, MappedReport, MetricSeries, SeriesRegistry
+
+NO_LIMIT = 1 << 30
+
+
+async def _seal(reports: list[MappedReport]) -> SealedBatch:
+    sealed: list[SealedBatch] = []
+    batcher = Batcher(BatchConfig(max_points=10**9, max_age_s=60, max_pending_points=10**9), sealed.append)
+    for report in reports:
+        batcher.add(report)
+    batcher.flush()
+    return sealed[0]
+
+
+def _batch(reports: list[MappedReport]) -> SealedBatch:
+    return asyncio.run(_seal(reports))
+
+
+def _parsed(payloads: list[bytes]) -> list[ExportMetricsServiceRequest]:
+    return [ExportMetricsServiceRequest.FromString(payload) for payload in payloads]
+
+
+def _flat(payloads: list[bytes]) -> list[tuple[bytes, bytes, bytes]]:
+    points = []
+    for request in _parsed(payloads):
+        for rm in request.resource_metrics:
+            resource = rm.resource.SerializeToString(deterministic=True)
+            for metric in rm.scope_metrics[0].metrics:
+                header = Metric()
+                header.CopyFrom(metric)
+                del header.histogram.data_points[:]
+                key = header.SerializeToString(deterministic=True)
+                points += [
+                    (resource, key, p.SerializeToString(deterministic=True))
+                    for p in metric.histogram.data_points
+                ]
+    return points
+
+
+def _cdr_batch(registry: SeriesRegistry) -> SealedBatch:
+    body = b"msisdn,tower_id,call_type,dest_nr,call_duration_sec,start_time\n" + b"".join(
+        b"3161111%04d,%d,%s,316999,%d,2024-03-01 12:00:%02d\n"
+        % (n, 1 + n % 7, b"voice" if n % 3 else b"video", n * 37 % 2000, n % 60)
+        for n in range(200)
+    )
+    reports = [
+        map_cdr(decode_cdr_csv(body, "voice"), registry, source=s, source_digest="d", received_ns=1)
+        for s in ("a.csv", "b.csv")
+    ]
+    return _batch(reports)
+
+
+def test_cdr_histograms_encode_like_protobuf() -> None:
+    registry = SeriesRegistry()
+    batch = _cdr_batch(registry)
+    assert len(batch.histograms) == 2 * 14
+    [fast] = FastHistogramsEncoder(registry).encode(batch, NO_LIMIT)
+    [slow] = encode_histograms(batch, registry, NO_LIMIT)
+    assert ExportMetricsServiceRequest.FromString(fast) == ExportMetricsServiceRequest.FromString(slow)
+
+
+def test_split_requests_keep_every_point_in_order_within_the_limit() -> None:
+    registry = SeriesRegistry()
+    batch = _cdr_batch(registry)
+    expected = _flat(encode_histograms(batch, registry, NO_LIMIT))
+    for max_bytes in (400, 1_000, 3_000):
+        payloads = FastHistogramsEncoder(registry).encode(batch, max_bytes)
+        assert len(payloads) > 1 and all(len(payload) <= max_bytes for payload in payloads)
+        assert _flat(payloads) == expected
+
+
+@st.composite
+def _reports(draw: st.DrawFn) -> tuple[SeriesRegistry, list[MappedReport]]:
+    registry = SeriesRegistry()
+    reports = []
+    for _ in range(draw(st.integers(1, 4))):
+        report = MappedReport(resource=(("device.id", draw(st.sampled_from("AB"))),))
+        for _ in range(draw(st.integers(0, 5))):
+            bounds = tuple(sorted(draw(st.lists(st.floats(-1e6, 1e6), max_size=4, unique=True))))
+            sid = registry.intern(
+                MetricSeries(
+                    draw(st.sampled_from(["h1", "h2", "Ünï"])),
+                    draw(st.sampled_from(["", "s"])),
+                    "histogram",
+                    False,
+                    draw(st.sampled_from([(), (("t", 7),), (("k", "v"), ("b", True), ("f", 0.5))])),
+                    description=draw(st.sampled_from(["", "d"])),
+                    temporality=draw(st.sampled_from(["delta", "cumulative"])),
+                    bounds=bounds,
+                )
+            )
+            assert sid is not None
+            counts = tuple(
+                draw(st.lists(st.integers(0, 2**64 - 1), min_size=len(bounds) + 1, max_size=len(bounds) + 1))
+            )
+            report.histograms.append(
+                HistogramPoint(
+                    sid,
+                    draw(st.integers(0, 2**64 - 1)),
+                    draw(st.integers(0, 2**64 - 1)),
+                    draw(st.integers(0, 2**64 - 1)),
+                    draw(st.floats(allow_nan=False)),
+                    counts,
+                )
+            )
+        reports.append(report)
+    return registry, reports
+
+
+_settings = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@_settings
+@given(_reports(), st.integers(250, 2_000))
+def test_any_histograms_encode_like_protobuf(
+    case: tuple[SeriesRegistry, list[MappedReport]], max_bytes: int
+) -> None:
+    registry, reports = case
+    assume(any(report.histograms for report in reports))
+    batch = _batch(reports)
+    assert _parsed(FastHistogramsEncoder(registry).encode(batch, NO_LIMIT)) == _parsed(
+        encode_histograms(batch, registry, NO_LIMIT)
+    )
+    payloads = FastHistogramsEncoder(registry).encode(batch, max_bytes)
+    assert _flat(payloads) == _flat(encode_histograms(batch, registry, NO_LIMIT))
+    assert all(len(payload) <= max_bytes for payload in payloads)
