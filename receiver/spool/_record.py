@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..batch import SealedBatch
 from ..signals import Attributes, HistogramPoint, MetricSeries, SeriesRegistry
@@ -21,6 +20,7 @@ from ..signals import Attributes, HistogramPoint, MetricSeries, SeriesRegistry
 MAGIC = b"RSP1"
 FRAME = struct.Struct("<4sII")
 _U32 = struct.Struct("<I")
+_JOINED_KEPT = 64
 
 
 class CorruptRecord(Exception):
@@ -34,6 +34,7 @@ class RecordEncoder:
     def __init__(self, registry: SeriesRegistry) -> None:
         self._registry = registry
         self._descriptors: dict[int, bytes] = {}
+        self._joined: dict[bytes, bytes] = {}
 
     def _descriptor(self, sid: int) -> bytes:
         found = self._descriptors.get(sid)
@@ -56,9 +57,21 @@ class RecordEncoder:
             self._descriptors[sid] = found
         return found
 
+    def _series_json(self, ids: np.ndarray) -> bytes:
+        """The descriptors of ``ids`` (sorted), joined. Batches of devices of one model use the same
+        series, so the join is kept for the last few id sets."""
+        key = ids.tobytes()
+        found = self._joined.get(key)
+        if found is None:
+            if len(self._joined) >= _JOINED_KEPT:
+                self._joined.clear()
+            found = self._joined[key] = b",".join(self._descriptor(sid) for sid in ids.tolist())
+        return found
+
     def encode(self, batch: SealedBatch) -> bytes:
-        ids = pc.unique(batch.metrics.column("series")).to_pylist() if batch.metrics.num_rows else []
-        ids = sorted(set(ids) | {point.series for _, point in batch.histograms})
+        ids = np.unique(batch.metrics.column("series").to_numpy())
+        if batch.histograms:
+            ids = np.union1d(ids, np.array([point.series for _, point in batch.histograms], dtype=ids.dtype))
         histograms = [
             [rid, p.series, p.time_ns, p.start_ns, p.count, p.sum, list(p.bucket_counts)]
             for rid, p in batch.histograms
@@ -70,7 +83,7 @@ class RecordEncoder:
                 "histograms": histograms,
             }
         )
-        header = b'{"series":[' + b",".join(self._descriptor(sid) for sid in ids) + b"]," + rest[1:]
+        header = b'{"series":[' + self._series_json(ids) + b"]," + rest[1:]
         metrics = _ipc(batch.metrics)
         payload = b"".join(
             (_U32.pack(len(header)), header, _U32.pack(len(metrics)), metrics, _ipc(batch.logs))
