@@ -141,6 +141,9 @@ class SpoolConfig:
     # that long before the first (fewer fsyncs on slow disks, more latency).
     commit_window_s: float = 0.0
     fsync: bool = True
+    # Durable records wait up to this long to be exported together (their senders have their
+    # answer already): fewer, larger exports cost less CPU. 0: export each at once.
+    export_linger_s: float = 0.05
     memory_batches: int = 32  # batches kept in memory for export; the rest is read back from disk
 
 
@@ -245,6 +248,8 @@ class ReceiverConfig:
                 problems.append(f"mqtt.{key}: no such file {path!r}")
         for key in ("max_bytes", "segment_bytes", "memory_batches"):
             positive(f"spool.{key}", getattr(self.spool, key))
+        if self.spool.export_linger_s < 0:
+            problems.append(f"spool.export_linger_s must be >= 0, got {self.spool.export_linger_s!r}")
         if self.spool.commit_window_s < 0:
             problems.append(f"spool.commit_window_s must be >= 0, got {self.spool.commit_window_s!r}")
         if self.auth.binding not in ("off", "serial", "device_id"):

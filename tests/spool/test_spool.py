@@ -57,7 +57,7 @@ def _points(batches: list[SealedBatch], registry: SeriesRegistry) -> list[tuple[
 
 async def _spool(tmp_path: Path, exporter: FakeExporter, registry: SeriesRegistry, **config: object) -> Spool:
     spool = Spool(
-        SpoolConfig(directory=str(tmp_path), commit_window_s=0.001, **config),
+        SpoolConfig(**{"directory": str(tmp_path), "commit_window_s": 0.001, "export_linger_s": 0, **config}),
         registry,  # type: ignore[arg-type]
         exporter.submit,
     )
@@ -245,7 +245,7 @@ async def test_histograms_survive_a_replay(tmp_path: Path) -> None:
 async def test_records_waiting_for_a_busy_exporter_leave_together_and_retry_together(tmp_path: Path) -> None:
     registry, exporter = SeriesRegistry(), FakeExporter()
     spool = Spool(
-        SpoolConfig(directory=str(tmp_path), commit_window_s=0.001),
+        SpoolConfig(directory=str(tmp_path), commit_window_s=0.001, export_linger_s=0),
         registry,
         exporter.submit,
         max_in_flight=1,
@@ -276,6 +276,23 @@ async def test_records_waiting_for_a_busy_exporter_leave_together_and_retry_toge
     assert [dict(r)["device.id"] for r in retried.resources] == ["b", "c", "d"]
     assert _points([retried], registry) == _points([merged], registry)
     retried.done.set_result(None)
+    await _settle()
+    assert spool.depth == 0
+    await spool.stop()
+
+
+async def test_durable_records_linger_to_leave_together(tmp_path: Path) -> None:
+    registry, exporter = SeriesRegistry(), FakeExporter()
+    spool = await _spool(tmp_path, exporter, registry, export_linger_s=0.3)
+    batcher = Batcher(BatchConfig(max_points=2, max_age_s=60), spool.append)
+    for device in ("a", "b"):
+        await asyncio.wait_for(batcher.add(_report(registry, device, [1.0, 2.0])), 2)  # answered
+    await _settle()
+    assert exporter.batches == []  # durable, waiting for company
+    await asyncio.sleep(0.4)
+    [together] = exporter.batches
+    assert [dict(r)["device.id"] for r in together.resources] == ["a", "b"]
+    together.done.set_result(None)
     await _settle()
     assert spool.depth == 0
     await spool.stop()
