@@ -8,6 +8,7 @@ request (uvloop, no per-request header objects). It understands only what our re
 a status line, headers, and a Content-Length body (no chunked responses)."""
 
 import asyncio
+import collections
 import time
 from dataclasses import dataclass, field
 
@@ -93,17 +94,24 @@ async def _open_loop(host: str, port: int, request: bytes, rate: float, seconds:
     """Requests started at a fixed ``rate`` whatever the answers do (latency without coordinated
     omission); an idle connection is reused, a new one opened when all are busy."""
     results = Results()
-    idle: list[Connection] = []
+    idle: collections.deque[Connection] = collections.deque()
     opened: list[Connection] = []
 
     async def one() -> None:
         started = time.perf_counter()
         if idle:
-            connection = idle.pop()
+            connection = idle.popleft()  # the longest idle: every connection stays warm
         else:
             connection = await Connection.open(host, port)
             opened.append(connection)
-        status = await connection.send(request)
+        try:
+            status = await connection.send(request)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            # The server closed an idle keep-alive connection (uvicorn: after 5 s): send again on a
+            # fresh one, as an HTTP client does for a request the server never read.
+            connection = await Connection.open(host, port)
+            opened.append(connection)
+            status = await connection.send(request)
         results.latencies_s.append(time.perf_counter() - started)
         results.statuses[status] = results.statuses.get(status, 0) + 1
         idle.append(connection)
