@@ -103,6 +103,8 @@ class BatchBuilder:
         histograms: list[HistogramPoint] | None = None,
         log_chunk: pa.Table | None = None,
     ) -> None:
+        # Converted before anything is added: a time beyond int64 fails this report, not the batch.
+        times_ns = array("q", metrics.times_ns)
         rid = self._resource_ids.setdefault(resource, len(self._resource_ids))
         if log_chunk is not None and log_chunk.num_rows:
             resource_column = pa.array(np.full(log_chunk.num_rows, rid, dtype=np.int32))
@@ -117,7 +119,7 @@ class BatchBuilder:
             self.points += chunk.num_rows
         own = self._metrics
         own.series.extend(metrics.series)
-        own.times_ns.extend(metrics.times_ns)
+        own.times_ns.extend(times_ns)
         own.doubles.extend(metrics.doubles)
         own.ints.extend(metrics.ints)
         own.is_int.extend(metrics.is_int)
@@ -129,6 +131,8 @@ class BatchBuilder:
         """``add`` for metric points only, in the same order and columns (cheapest when they are
         ``array``s of the columns' types: i, q, d, q, b)."""
         resource, series, times_ns, doubles, ints, is_int = points
+        if type(times_ns) is not array:  # as in ``add``
+            times_ns = array("q", times_ns)
         rid = self._resource_ids.setdefault(resource, len(self._resource_ids))
         own = self._metrics
         own.series.extend(series)
