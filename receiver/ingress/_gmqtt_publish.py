@@ -141,6 +141,9 @@ def _splitter(
                     log.exception("PUBLISH packet not handled")
             else:
                 connection.put_package(Package(cmd, body))
+                if handler.current_connection is not connection:  # e.g. after a DISCONNECT
+                    rest = original(data[at:])
+                    return rest if rest < 0 else at + rest
         return _touched(connection, handler, at)
 
     return split

@@ -144,3 +144,26 @@ def test_splitter_hands_over_packets_whole_however_the_stream_is_cut() -> None:
     connection, handler = _Connection(), _Handler()
     handler.current_connection = connection
     assert _splitter(connection, handler, lambda data: 0, print)(b"\x30\x80\x80\x80\x80\x01") == -1
+
+
+def test_splitter_leaves_the_rest_to_gmqtt_once_the_connection_is_superseded() -> None:
+    from receiver.ingress._gmqtt_publish import _splitter
+
+    connection, handler = _Connection(), _Handler()
+    handler.current_connection = connection
+    superseding = _Connection.put_package
+
+    def put_package(self: _Connection, package: object) -> None:
+        superseding(self, package)
+        handler.current_connection = None  # the DISCONNECT handling replaced the connection
+
+    connection.put_package = put_package.__get__(connection)  # type: ignore[method-assign]
+    published: list[bytes] = []
+    left: list[bytes] = []
+    split = _splitter(
+        connection, handler, lambda data: left.append(data) or len(data), lambda c, b: published.append(b)
+    )
+    stream = b"\x30\x03\x00\x01t" + b"\xe0\x00" + b"\x30\x03\x00\x01u"
+    assert split(stream) == len(stream)
+    assert published == [b"\x00\x01t"] and connection.packages == [(0xE0, b"")]
+    assert left == [b"\x30\x03\x00\x01u"]
