@@ -121,7 +121,7 @@ class ResourcePoints(NamedTuple):
     times_ns: Sequence[int]
     doubles: Sequence[float]
     ints: Sequence[int]
-    is_int: Sequence[bool]
+    is_int: Sequence[int]  # bools or 0/1
 
 
 @dataclass(frozen=True, slots=True)

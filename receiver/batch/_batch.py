@@ -1,6 +1,7 @@
 """A sealed batch: the column-wise (pyarrow) form of many reports, plus the future their senders wait on."""
 
 import asyncio
+from array import array
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,9 +50,28 @@ class SealedBatch:
         return int(self.metrics.num_rows + self.logs.num_rows) + len(self.histograms)
 
 
+class _Columns:
+    """Metric columns in typed buffers: extending one from a buffer of its type is a copy, and
+    sealing is a view (Arrow from Python lists cost ~0.6 us per 10-point message, measured)."""
+
+    __slots__ = ("doubles", "ints", "is_int", "resources", "series", "times_ns")
+
+    def __init__(self) -> None:
+        self.resources = array("i")
+        self.series = array("i")
+        self.times_ns = array("q")
+        self.doubles = array("d")
+        self.ints = array("q")
+        self.is_int = array("b")
+
+
+def _view(buffer: "array[int] | array[float]", dtype: type) -> pa.Array:
+    return pa.array(np.frombuffer(buffer, dtype))
+
+
 class BatchBuilder:
-    """Accumulates reports as Python lists (append is the cheapest per-point operation) and turns
-    them into Arrow columns once, when sealed."""
+    """Accumulates reports in typed buffers (``_Columns``) and turns them into Arrow columns once,
+    when sealed."""
 
     __slots__ = (
         "_chunks",
@@ -60,7 +80,6 @@ class BatchBuilder:
         "_logs",
         "_metrics",
         "_resource_ids",
-        "_resource_rows",
         "created",
         "points",
     )
@@ -69,8 +88,7 @@ class BatchBuilder:
         self.created = created
         self.points = 0
         self._resource_ids: dict[Attributes, int] = {}
-        self._resource_rows: list[int] = []
-        self._metrics = MetricColumns()
+        self._metrics = _Columns()
         self._logs: list[tuple[int, LogEntry]] = []
         self._chunks: list[pa.Table] = []
         self._log_chunks: list[pa.Table] = []
@@ -85,6 +103,8 @@ class BatchBuilder:
         histograms: list[HistogramPoint] | None = None,
         log_chunk: pa.Table | None = None,
     ) -> None:
+        # Converted before anything is added: a time beyond int64 fails this report, not the batch.
+        times_ns = array("q", metrics.times_ns)
         rid = self._resource_ids.setdefault(resource, len(self._resource_ids))
         if log_chunk is not None and log_chunk.num_rows:
             resource_column = pa.array(np.full(log_chunk.num_rows, rid, dtype=np.int32))
@@ -98,38 +118,41 @@ class BatchBuilder:
             self._chunks.append(chunk.add_column(0, "resource", resource_column))
             self.points += chunk.num_rows
         own = self._metrics
-        own.series += metrics.series
-        own.times_ns += metrics.times_ns
-        own.doubles += metrics.doubles
-        own.ints += metrics.ints
-        own.is_int += metrics.is_int
-        self._resource_rows += [rid] * len(metrics)
+        own.series.extend(metrics.series)
+        own.times_ns.extend(times_ns)
+        own.doubles.extend(metrics.doubles)
+        own.ints.extend(metrics.ints)
+        own.is_int.extend(metrics.is_int)
+        own.resources.extend(array("i", (rid,)) * len(metrics))
         self._logs += [(rid, entry) for entry in logs]
         self.points += len(metrics) + len(logs)
 
     def add_points(self, points: ResourcePoints) -> None:
-        """``add`` for metric points only, in the same order and columns."""
+        """``add`` for metric points only, in the same order and columns (cheapest when they are
+        ``array``s of the columns' types: i, q, d, q, b)."""
         resource, series, times_ns, doubles, ints, is_int = points
+        if type(times_ns) is not array:  # as in ``add``
+            times_ns = array("q", times_ns)
         rid = self._resource_ids.setdefault(resource, len(self._resource_ids))
         own = self._metrics
-        own.series += series
-        own.times_ns += times_ns
-        own.doubles += doubles
-        own.ints += ints
-        own.is_int += is_int
-        self._resource_rows += [rid] * len(series)
+        own.series.extend(series)
+        own.times_ns.extend(times_ns)
+        own.doubles.extend(doubles)
+        own.ints.extend(ints)
+        own.is_int.extend(is_int)
+        own.resources.extend(array("i", (rid,)) * len(series))
         self.points += len(series)
 
     def seal(self, seq: int, done: "asyncio.Future[None]") -> SealedBatch:
         m = self._metrics
         metrics = pa.Table.from_arrays(
             [
-                pa.array(self._resource_rows, pa.int32()),
-                pa.array(m.series, pa.int32()),
-                pa.array(m.times_ns, pa.int64()),
-                pa.array(m.doubles, pa.float64()),
-                pa.array(m.ints, pa.int64()),
-                pa.array(m.is_int, pa.bool_()),
+                _view(m.resources, np.int32),
+                _view(m.series, np.int32),
+                _view(m.times_ns, np.int64),
+                _view(m.doubles, np.float64),
+                _view(m.ints, np.int64),
+                _view(m.is_int, np.bool_),
             ],
             schema=METRIC_SCHEMA,
         )

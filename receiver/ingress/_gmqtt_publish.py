@@ -6,16 +6,27 @@ Sparkplug path (measured). This replaces the client's PUBLISH handler with one t
 packet as gmqtt does and calls ``deliver(topic, payload, mid)`` synchronously, in arrival order;
 ``mid`` is None for QoS 0. The caller sends the PUBACK itself with ``send_puback``.
 
+Each connection's packet splitter is replaced too (``_split``): gmqtt makes a Package object and
+goes through three calls, a debug log call and two clock reads per packet (~2 us, measured); ours
+hands PUBLISH bodies straight to the handler and every other packet to gmqtt as before.
+
 It relies on gmqtt internals (``_package_handler`` and its PUBLISH handler, property parser, topic
-aliases and ``_send_puback``), checked at install time: when they are missing, ``install`` returns
-None and the caller keeps gmqtt's documented ``on_message`` path.
+aliases and ``_send_puback``; ``_create_connection`` and the protocol's ``_read_packet``), checked at
+install time: when they are missing, ``install`` returns None (or keeps gmqtt's splitter) and the
+caller keeps gmqtt's documented ``on_message`` path.
 """
 
+import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 from gmqtt import Client
 from gmqtt.mqtt.constants import MQTTCommands, MQTTv50
+from gmqtt.mqtt.package import Package
+
+log = logging.getLogger(__name__)
+_PUBLISH = 0x30  # packet type in the high nibble
 
 Deliver = Callable[[str, bytes, int | None], None]
 SendPuback = Callable[[int, int], None]
@@ -76,8 +87,69 @@ def install(client: Client, deliver: Deliver) -> SendPuback | None:
 
     handler._handle_publish_packet = handle_publish
     handler._handler_cache.pop(MQTTCommands.PUBLISH, None)
+    create_connection = getattr(client, "_create_connection", None)
+    if create_connection is not None:
+
+        async def create_with_splitter(*args: Any, **kwargs: Any) -> Any:
+            connection = await create_connection(*args, **kwargs)
+            protocol = getattr(connection, "_protocol", None)
+            if protocol is not None and hasattr(protocol, "_read_packet"):
+                protocol._read_packet = _splitter(connection, handler, protocol._read_packet, handle_publish)
+            return connection
+
+        client._create_connection = create_with_splitter
 
     def send_puback(mid: int, reason_code: int) -> None:
         handler._send_puback(mid, reason_code=reason_code)
 
     return send_puback
+
+
+def _splitter(
+    connection: Any, handler: Any, original: Callable[[bytes], int], publish: Callable[[int, bytes], None]
+) -> Callable[[bytes], int]:
+    """``MQTTProtocol._read_packet`` for ``connection``: splits ``data`` into packets, returns how many
+    bytes it consumed (-1: a malformed length, the connection is reset)."""
+
+    def split(data: bytes) -> int:
+        if handler.current_connection is not connection:
+            return original(data)  # a superseded connection: gmqtt drops its packets
+        at, end = 0, len(data)
+        while end - at >= 2:
+            cmd = data[at]
+            size = shift = 0
+            body_at = at + 1
+            while True:  # remaining length: 1 to 4 bytes of 7 bits
+                if body_at >= end:
+                    return _touched(connection, handler, at)
+                byte = data[body_at]
+                body_at += 1
+                size |= (byte & 0x7F) << shift
+                if byte < 0x80:
+                    break
+                shift += 7
+                if shift > 21:
+                    return -1
+            if body_at + size > end:
+                break
+            body = data[body_at : body_at + size]
+            at = body_at + size
+            if cmd & 0xF0 == _PUBLISH:
+                try:
+                    publish(cmd, body)
+                except Exception:  # as gmqtt's handler: one bad packet does not end the session
+                    log.exception("PUBLISH packet not handled")
+            else:
+                connection.put_package(Package(cmd, body))
+                if handler.current_connection is not connection:  # e.g. after a DISCONNECT
+                    rest = original(data[at:])
+                    return rest if rest < 0 else at + rest
+        return _touched(connection, handler, at)
+
+    return split
+
+
+def _touched(connection: Any, handler: Any, parsed: int) -> int:
+    # What gmqtt records per packet (keep-alive bookkeeping), once per read.
+    connection._last_data_in = handler._last_msg_in = time.monotonic()
+    return parsed

@@ -29,6 +29,20 @@ log = logging.getLogger(__name__)
 # The handler decodes and maps a message and admits its data to the pipeline (awaiting capacity);
 # it returns what to wait for before the message may be acknowledged (None: nothing).
 MessageHandler = Callable[[str, bytes], "Awaitable[Awaitable[None] | None]"]
+
+
+class Later:
+    """What a synchronous handler returns when it has to wait (e.g. for pipeline capacity): ``result``
+    yields what it would have returned."""
+
+    __slots__ = ("result",)
+
+    def __init__(self, result: "Awaitable[Awaitable[None] | None]") -> None:
+        self.result = result
+
+
+# The same, called first when given: no coroutine per message for what it handles at once.
+SyncMessageHandler = Callable[[str, bytes], "Awaitable[None] | Later | None"]
 # What acknowledges a queued message: nothing (QoS 0), a PUBACK for this packet id, or the result
 # gmqtt's own on_message path waits for.
 _Ack: TypeAlias = "int | asyncio.Future[None] | None"
@@ -58,6 +72,7 @@ class MqttSession:
         max_queued: int = 10_000,
         on_connected: Callable[[], None] | None = None,
         on_disconnected: Callable[[], None] | None = None,
+        sync_handler: SyncMessageHandler | None = None,
     ) -> None:
         url = urlsplit(broker_url)
         if url.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not url.hostname:
@@ -69,6 +84,7 @@ class MqttSession:
         self._port = url.port or (8883 if self._tls else 1883)
         self._settings = settings
         self._handler = handler
+        self._sync_handler = sync_handler
         self._ca_file = ca_file
         self._keepalive_s = keepalive_s
         self._max_queued = max_queued
@@ -167,7 +183,7 @@ class MqttSession:
         return 0
 
     async def _work(self) -> None:
-        queue, wake, handler = self._queue, self._wake, self._handler
+        queue, wake, handler, sync_handler = self._queue, self._wake, self._handler, self._sync_handler
         while True:
             if not queue:
                 if self._stopping:
@@ -179,7 +195,11 @@ class MqttSession:
             if self._paused and len(queue) < self._max_queued // 2:
                 self._resume()
             try:
-                waiter = await handler(topic, payload)
+                if sync_handler is None:
+                    waiter = await handler(topic, payload)
+                else:
+                    answer = sync_handler(topic, payload)
+                    waiter = await answer.result if isinstance(answer, Later) else answer
             except Exception as exc:  # a bad message never stops the session
                 self.failed += 1
                 log.debug("MQTT message on %s not handled: %s", topic, exc)

@@ -29,9 +29,9 @@ from ..decode.sparkplug import (
 )
 from ..mapping._lwm2m import map_lwm2m
 from ..mapping._sparkplug import SparkplugMapper
-from ..signals import MappedReport, SeriesRegistry
+from ..signals import MappedReport, ResourcePoints, SeriesRegistry
 from ..telemetry import ReceiverMetrics
-from ._mqtt import MqttSession, MqttSettings
+from ._mqtt import Later, MqttSession, MqttSettings
 
 log = logging.getLogger(__name__)
 PASSWORD_ENV = "RECEIVER_MQTT_PASSWORD"
@@ -88,6 +88,7 @@ class MqttInputs:
             max_queued=config.max_queued_messages,
             on_connected=self._birth,
             on_disconnected=self._lost,
+            sync_handler=self._handle_now,
         )
         self._ticker: asyncio.Task[None] | None = None
         self.rebirths_sent = 0
@@ -119,6 +120,25 @@ class MqttInputs:
             actions = self.sessions.tick(_now_ms())
             if actions:
                 self._submit_actions(actions)
+
+    def _handle_now(self, topic: str, payload: bytes) -> "Awaitable[None] | Later | None":
+        """``_handle`` without a coroutine for the common case, a DATA message of a known shape."""
+        values = self.sessions.read_data(topic, payload)
+        if values is None:
+            return Later(self._handle(topic, payload))
+        points = self._sparkplug.map_values(values, received_ns=time.time_ns())
+        try:
+            return self._batcher.add_points(points)
+        except Overloaded:
+            return Later(self._add_points_later(points))
+
+    async def _add_points_later(self, points: ResourcePoints) -> "Awaitable[None]":
+        while True:
+            await asyncio.sleep(0.05)
+            try:
+                return self._batcher.add_points(points)
+            except Overloaded:
+                pass
 
     async def _handle(self, topic: str, payload: bytes) -> "Awaitable[None] | None":
         received_ns = time.time_ns()

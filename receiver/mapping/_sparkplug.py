@@ -7,7 +7,8 @@ the unit and ``Quality`` a point attribute; numeric arrays become one point per 
 message (``sparkplug.data``); transient metrics are kept, marked ``sparkplug.transient``."""
 
 import base64
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Sequence
 
 import orjson
 
@@ -83,10 +84,11 @@ class _ShapeMapping:
 
     def __init__(self, resource: Attributes, series: list[int]) -> None:
         self.resource = resource
-        # Shared by every message of the shape: the batch only copies from them.
-        self.series = tuple(series)
-        self.zeros = (0,) * len(series)
-        self.falses = (False,) * len(series)
+        # Shared by every message of the shape: the batch only copies from them, and copies
+        # buffers of its own column types (i, q, b) without converting each item.
+        self.series = array("i", series)
+        self.zeros = array("q", bytes(8 * len(series)))
+        self.falses = array("b", bytes(len(series)))
 
 
 class SparkplugMapper:
@@ -146,8 +148,9 @@ class SparkplugMapper:
         n = len(mapping.series)
         stamps = action.metric_timestamps_ms
         default_ms = action.timestamp_ms
+        times: Sequence[int]
         if stamps is None:
-            times = [received_ns if default_ms is None else default_ms * 1_000_000] * n
+            times = array("q", (received_ns if default_ms is None else default_ms * 1_000_000,)) * n
         else:
             times = [
                 (received_ns if default_ms is None else default_ms * 1_000_000)

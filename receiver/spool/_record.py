@@ -21,6 +21,7 @@ MAGIC = b"RSP1"
 FRAME = struct.Struct("<4sII")
 _U32 = struct.Struct("<I")
 _JOINED_KEPT = 64
+_MAX_RESOURCES = 100_000
 
 
 class CorruptRecord(Exception):
@@ -35,6 +36,7 @@ class RecordEncoder:
         self._registry = registry
         self._descriptors: dict[int, bytes] = {}
         self._joined: dict[bytes, bytes] = {}
+        self._resources: dict[Attributes, bytes] = {}  # the same devices recur in every batch
 
     def _descriptor(self, sid: int) -> bytes:
         found = self._descriptors.get(sid)
@@ -68,6 +70,14 @@ class RecordEncoder:
             found = self._joined[key] = b",".join(self._descriptor(sid) for sid in ids.tolist())
         return found
 
+    def _resource(self, resource: Attributes) -> bytes:
+        found = self._resources.get(resource)
+        if found is None:
+            if len(self._resources) >= _MAX_RESOURCES:
+                self._resources.clear()
+            found = self._resources[resource] = orjson.dumps([list(kv) for kv in resource])
+        return found
+
     def encode(self, batch: SealedBatch) -> bytes:
         ids = np.unique(batch.metrics.column("series").to_numpy())
         if batch.histograms:
@@ -76,14 +86,17 @@ class RecordEncoder:
             [rid, p.series, p.time_ns, p.start_ns, p.count, p.sum, list(p.bucket_counts)]
             for rid, p in batch.histograms
         ]
-        rest = orjson.dumps(
-            {
-                "seq": batch.seq,
-                "resources": [[list(kv) for kv in r] for r in batch.resources],
-                "histograms": histograms,
-            }
+        rest = orjson.dumps({"seq": batch.seq, "histograms": histograms})
+        header = b"".join(
+            (
+                b'{"series":[',
+                self._series_json(ids),
+                b'],"resources":[',
+                b",".join(self._resource(r) for r in batch.resources),
+                b"],",
+                rest[1:],
+            )
         )
-        header = b'{"series":[' + self._series_json(ids) + b"]," + rest[1:]
         metrics = _ipc(batch.metrics)
         payload = b"".join(
             (_U32.pack(len(header)), header, _U32.pack(len(metrics)), metrics, _ipc(batch.logs))

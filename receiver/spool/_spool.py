@@ -102,11 +102,12 @@ class Spool:
         self._last_number = 0
         self._lock: IO[str]
         self.stats = SpoolStats()
+        self._bytes = 0
 
     # -- capacity ---------------------------------------------------------------------------
     @property
     def bytes_on_disk(self) -> int:
-        return sum(segment.size for segment in self._segments.values())
+        return self._bytes  # the sum of the segments' sizes, kept as they change (read per report)
 
     @property
     def depth(self) -> int:
@@ -179,6 +180,7 @@ class Spool:
             batch.done.exception()
             return
         segment.size += len(record)
+        self._bytes += len(record)
         segment.unacked += 1
         self.stats.appended += 1
         keep = self._in_memory < self._config.memory_batches
@@ -372,7 +374,8 @@ class Spool:
         for path in (segment.path, segment.acks_path):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-        self._segments.pop(segment.number, None)
+        if self._segments.pop(segment.number, None) is not None:
+            self._bytes -= segment.size
         return True
 
     def _read(self, entry: _Entry) -> SealedBatch | None:
@@ -419,6 +422,7 @@ class Spool:
                 self.stats.replayed += 1
             offset += length
         self._segments[number] = segment
+        self._bytes += segment.size
         if segment.unacked:
             log.info("spool: replaying %d records from %s", segment.unacked, path.name)
         self._maybe_delete(segment)

@@ -4,7 +4,7 @@ import pytest
 
 from receiver.batch import Batcher, BatcherClosed, Overloaded, SealedBatch, merge_batches
 from receiver.config import BatchConfig
-from receiver.signals import HistogramPoint, LogEntry, MappedReport
+from receiver.signals import HistogramPoint, LogEntry, MappedReport, ResourcePoints
 
 
 def _report(device: str, points: int, logs: int = 0) -> MappedReport:
@@ -124,3 +124,25 @@ async def test_merged_batches_with_different_log_attribute_columns() -> None:
         ("voice", None),  # null: the record has no such attribute
         (None, 10),
     ]
+
+
+async def test_a_time_beyond_int64_fails_its_report_and_leaves_the_batch_whole() -> None:
+    sealed: list[SealedBatch] = []
+    batcher = Batcher(BatchConfig(max_points=4, max_age_s=60), sealed.append)
+    batcher.add(_report("a", 1))
+    bad = _report("bad", 2)
+    bad.metrics.times_ns[1] = 2**63  # e.g. a Sparkplug timestamp far in the future, in ns
+    with pytest.raises(OverflowError):
+        batcher.add(bad)
+    with pytest.raises(OverflowError):
+        batcher.add_points(
+            ResourcePoints((("device.id", "bad"),), [1, 2], [5, 2**63], [0.5, 1.5], [0, 0], [0, 0])
+        )
+    batcher.add_points(ResourcePoints((("device.id", "b"),), [1, 2], [5, 6], [0.5, 1.5], [0, 0], [0, 0]))
+    batcher.add(_report("c", 1))
+    assert len(sealed) == 1 and batcher.pending_points == 4
+    metrics = sealed[0].metrics
+    assert metrics.column("time_ns").to_pylist() == [1_000, 5, 6, 1_000]
+    assert metrics.column("resource").to_pylist() == [0, 1, 1, 2]
+    assert sealed[0].resources == [(("device.id", d),) for d in "abc"]
+    assert metrics.column("double").to_pylist() == [0.5, 0.5, 1.5, 0.5]

@@ -296,3 +296,27 @@ async def test_durable_records_linger_to_leave_together(tmp_path: Path) -> None:
     await _settle()
     assert spool.depth == 0
     await spool.stop()
+
+
+async def test_bytes_on_disk_follows_writes_deletions_and_replay(tmp_path: Path) -> None:
+    def on_disk() -> int:
+        return sum(path.stat().st_size for path in tmp_path.glob("segment-*.spool"))
+
+    registry, exporter = SeriesRegistry(), FakeExporter()
+    spool = await _spool(tmp_path, exporter, registry, segment_bytes=1)  # every record closes its segment
+    batcher = Batcher(BatchConfig(max_points=2, max_age_s=60), spool.append)
+    for device in ("a", "b", "c"):
+        await asyncio.wait_for(batcher.add(_report(registry, device, [1.0, 2.0])), 2)
+    assert spool.bytes_on_disk == on_disk() > 0
+    await _settle()
+    exporter.batches[0].done.set_result(None)  # the first segment is acknowledged, then deleted
+    batcher.add(_report(registry, "d", [3.0, 4.0]))
+    await _settle()
+    assert spool.stats.acked == 1
+    assert spool.bytes_on_disk == on_disk()
+    await spool.stop()
+
+    again = await _spool(tmp_path, FakeExporter(), SeriesRegistry())
+    assert again.stats.replayed == 3
+    assert again.bytes_on_disk == on_disk() > 0
+    await again.stop()

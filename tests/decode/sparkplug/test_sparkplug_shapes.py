@@ -255,3 +255,21 @@ def _entry(name: str, datatype: DataType) -> object:
     from receiver.decode.sparkplug import AliasEntry
 
     return AliasEntry(name, datatype)
+
+
+def test_metric_timestamps_apart_from_the_payload_timestamp_are_read_per_metric() -> None:
+    def data(seq: int, first: int, second: int, own: int = T0) -> bytes:
+        return encode(
+            M(None, 1, None, "double_value", 1.5, timestamp=first),
+            M(None, 2, None, "double_value", 2.5, timestamp=second),
+            seq=seq,
+            timestamp=own,
+        )
+
+    birth = [M("a", 1, D.Double, "double_value", 0.0), M("b", 2, D.Double, "double_value", 0.0)]
+    stamps = [(T0, T0), (T0, T0), (T0 + 1, T0), (T0, T0 + 1), (T0 + 2, T0 + 2), (T0, T0), (T0 + 3, T0 + 4)]
+    messages = [(NB, nbirth()), (DB, encode(*birth, seq=1))]
+    messages += [(DD, data(seq, *pair)) for seq, pair in enumerate(stamps, start=2)]
+    messages += [(DD, data(9, T0 + 5, T0 + 5, own=T0 + 5))]  # all equal again, another payload time
+    # Same widths throughout: one shape, whether the metrics repeat the payload's time or not.
+    assert assert_same(messages) == len(stamps)
