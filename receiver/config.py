@@ -239,9 +239,11 @@ class ReceiverConfig:
             problems.append(
                 f"mqtt.host_id must be non-empty without '/', '+' or '#', got {self.mqtt.host_id!r}"
             )
-        for key in ("reorder_timeout_ms", "rebirth_min_interval_ms", "max_queued_messages"):
+        for key in ("reorder_timeout_ms", "rebirth_min_interval_ms"):
             if getattr(self.mqtt, key) < 0:
                 problems.append(f"mqtt.{key} must be >= 0, got {getattr(self.mqtt, key)!r}")
+        if self.mqtt.max_queued_messages < 1:  # also the MQTT 5 Receive Maximum, which is >= 1
+            problems.append(f"mqtt.max_queued_messages must be >= 1, got {self.mqtt.max_queued_messages!r}")
         for key in ("password_file", "ca_file"):
             path = getattr(self.mqtt, key)
             if path is not None and not Path(path).is_file():

@@ -192,7 +192,7 @@ class MqttSession:
                 await wake.wait()
                 continue
             topic, payload, ack = queue.popleft()
-            if self._paused and len(queue) < self._max_queued // 2:
+            if self._paused and len(queue) <= self._max_queued // 2:
                 self._resume()
             try:
                 if sync_handler is None:
