@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 import orjson
 
 from ..decode.sparkplug import (
+    FLOAT_TYPES,
+    INTEGER_TYPES,
     DataType,
     DecodedDataSet,
     DecodedMetric,
@@ -33,21 +35,7 @@ from ..signals import (
 )
 
 SERVICE_SPARKPLUG = "sparkplug"
-_NUMERIC = frozenset(
-    {
-        DataType.Int8,
-        DataType.Int16,
-        DataType.Int32,
-        DataType.Int64,
-        DataType.UInt8,
-        DataType.UInt16,
-        DataType.UInt32,
-        DataType.UInt64,
-        DataType.Float,
-        DataType.Double,
-        DataType.Boolean,
-    }
-)
+_NUMERIC = INTEGER_TYPES | FLOAT_TYPES | {DataType.Boolean}
 _NUMERIC_ARRAYS = frozenset(
     {
         DataType.Int8Array,

@@ -19,6 +19,8 @@ from ._arrays import ARRAY_TYPES, pack_array, unpack_array
 from ._commands import REBIRTH_METRIC, encode_rebirth_ncmd
 from ._errors import SparkplugDecodeError
 from ._model import (
+    FLOAT_TYPES,
+    INTEGER_TYPES,
     AliasEntry,
     DataType,
     DecodedDataSet,
@@ -37,6 +39,8 @@ from ._topic import NAMESPACE, EdgeNodeKey, MessageType, SparkplugTopic, StateTo
 
 __all__ = [
     "ARRAY_TYPES",
+    "FLOAT_TYPES",
+    "INTEGER_TYPES",
     "NAMESPACE",
     "REBIRTH_METRIC",
     "Action",

@@ -49,6 +49,21 @@ class DataType(IntEnum):
     DateTimeArray = 34
 
 
+INTEGER_TYPES = frozenset(
+    {
+        DataType.Int8,
+        DataType.Int16,
+        DataType.Int32,
+        DataType.Int64,
+        DataType.UInt8,
+        DataType.UInt16,
+        DataType.UInt32,
+        DataType.UInt64,
+    }
+)
+FLOAT_TYPES = frozenset({DataType.Float, DataType.Double})
+
+
 # int for every integer type and DateTime (epoch ms); str for String, Text and UUID.
 ScalarValue: TypeAlias = int | float | bool | str
 ArrayValue: TypeAlias = tuple[int, ...] | tuple[float, ...] | tuple[bool, ...] | tuple[str, ...]

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from operator import itemgetter
 from typing import Any, Final
 
-from ._model import AliasEntry, DataType
+from ._model import FLOAT_TYPES, INTEGER_TYPES, AliasEntry, DataType
 from ._pb import sparkplug_b_pb2 as pb
 from ._values import fit_integer
 
@@ -29,19 +29,6 @@ ShapeValue = int | float | bool
 ShapeRead = tuple[int, int | None, tuple[ShapeValue, ...], tuple[int | None, ...] | None]
 
 # Plain numbers and booleans only: every other datatype needs the exact decoder's conversions.
-_INTEGER_TYPES: Final = frozenset(
-    {
-        DataType.Int8,
-        DataType.Int16,
-        DataType.Int32,
-        DataType.Int64,
-        DataType.UInt8,
-        DataType.UInt16,
-        DataType.UInt32,
-        DataType.UInt64,
-    }
-)
-_FLOAT_TYPES: Final = frozenset({DataType.Float, DataType.Double})
 # value field -> (tag byte, wire kind); the datatype families convert_scalar accepts for it.
 _VALUE_FIELDS: Final = {
     "int_value": (0x50, "varint32"),
@@ -51,10 +38,10 @@ _VALUE_FIELDS: Final = {
     "boolean_value": (0x70, "bool"),
 }
 _ACCEPTS: Final = {
-    "int_value": _INTEGER_TYPES | {DataType.Boolean},
-    "long_value": _INTEGER_TYPES | {DataType.Boolean},
-    "float_value": _FLOAT_TYPES,
-    "double_value": _FLOAT_TYPES,
+    "int_value": INTEGER_TYPES | {DataType.Boolean},
+    "long_value": INTEGER_TYPES | {DataType.Boolean},
+    "float_value": FLOAT_TYPES,
+    "double_value": FLOAT_TYPES,
     "boolean_value": frozenset({DataType.Boolean}),
 }
 _PAYLOAD_FIELDS: Final = frozenset({"timestamp", "metrics", "seq"})
@@ -143,7 +130,7 @@ class Shape:
         self._shared = shared
         self._converts = converts
         self.all_float = all(code == _RAW for code in converts) and all(
-            datatype in _FLOAT_TYPES for datatype in datatypes
+            datatype in FLOAT_TYPES for datatype in datatypes
         )
         self.names = names
         # Which metrics carry their own timestamp field.
