@@ -38,6 +38,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .._protowire import varint
 from ..batch import SealedBatch
 from ..signals import Attributes, AttrValue, MetricSeries, SeriesRegistry
 from ._otlp_encode import SCOPE
@@ -60,13 +61,7 @@ _EMPTY = pa.scalar(b"", pa.large_binary())
 _MAX_CACHED_RESOURCES = 100_000
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
+_varint = varint
 
 
 def _field(tag: int, payload: bytes) -> bytes:

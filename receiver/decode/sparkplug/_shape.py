@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from operator import itemgetter
 from typing import Any, Final
 
+from ..._protowire import varint
 from ._model import FLOAT_TYPES, INTEGER_TYPES, AliasEntry, DataType
 from ._pb import sparkplug_b_pb2 as pb
 from ._values import fit_integer
@@ -217,15 +218,6 @@ def _varint(raw: bytes) -> int:
     return value
 
 
-def _encode_varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 class _Layout:
     """Builds the byte image, mask and struct format of a payload, piece by piece."""
 
@@ -251,7 +243,7 @@ class _Layout:
         self.fmt.append(f"{len(data)}x")
 
     def varint_slot(self, value: int) -> int | None:
-        data = _encode_varint(value)
+        data = varint(value)
         if len(data) > _MAX_VARINT:
             return None
         self._slot(len(data))
@@ -320,7 +312,7 @@ def learn_shape(data: bytes, message: pb.Payload, aliases: Mapping[int, AliasEnt
         if datatype not in _ACCEPTS[value_field]:
             return None
         inner = _Layout()
-        inner.fixed(b"\x10" + _encode_varint(metric.alias))
+        inner.fixed(b"\x10" + varint(metric.alias))
         stamp = None
         if "timestamp" in fields:
             inner.fixed(b"\x18")
@@ -328,7 +320,7 @@ def learn_shape(data: bytes, message: pb.Payload, aliases: Mapping[int, AliasEnt
             if stamp is None:
                 return None
         if "datatype" in fields:
-            inner.fixed(b"\x20" + _encode_varint(code))
+            inner.fixed(b"\x20" + varint(code))
         tag, kind = _VALUE_FIELDS[value_field]
         inner.fixed(bytes([tag]))
         raw = getattr(metric, value_field)
@@ -343,7 +335,7 @@ def learn_shape(data: bytes, message: pb.Payload, aliases: Mapping[int, AliasEnt
             convert = {"varint32": _INT32, "varint64": _INT64, "bool": _BOOL}[kind]
         if slot is None:
             return None
-        layout.fixed(b"\x12" + _encode_varint(len(inner.image)))
+        layout.fixed(b"\x12" + varint(len(inner.image)))
         moved = layout.extend(inner)
         mts.append(None if stamp is None else moved[stamp])
         values.append(moved[slot])
