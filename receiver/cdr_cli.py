@@ -23,11 +23,11 @@ import orjson
 import pyarrow.compute as pc
 
 from .batch import Batcher
+from .cdr_submit import pseudonym_key, submit_in_chunks
 from .config import BatchConfig, ConfigError, load_config
 from .decode import DecodeError
 from .decode._cdr import CdrBatch, CdrKind, decode_cdr_csv
 from .export import OtlpGrpcExporter
-from .ingress._cdr_http import pseudonym_key, submit_in_chunks
 from .signals import NotDelivered, SeriesRegistry
 
 _SUFFIXES = (".csv", ".csv.gz")
