@@ -28,6 +28,7 @@ from .config import BatchConfig, ConfigError, load_config
 from .decode import DecodeError
 from .decode._cdr import CdrBatch, CdrKind, decode_cdr_csv
 from .export import OtlpGrpcExporter
+from .mapping._cdr import pseudonymise_cdr
 from .signals import NotDelivered, SeriesRegistry
 
 _SUFFIXES = (".csv", ".csv.gz")
@@ -121,6 +122,8 @@ async def ingest(
             todo = CdrBatch(
                 kind=batch.kind, table=batch.table.filter(keep), line_numbers=lines.filter(keep), errors=[]
             )
+            if key is not None:  # the whole file at once: each distinct value hashed once, not per chunk
+                todo = pseudonymise_cdr(todo, key)
             sent = 0
             for start in range(0, todo.table.num_rows, chunk_rows):
                 chunk = CdrBatch(
@@ -136,7 +139,7 @@ async def ingest(
                     source=path.name,
                     digest=digest,
                     chunk_rows=chunk_rows,
-                    key=key,
+                    key=None,
                     wait_for_capacity_s=300,
                 )
                 batcher.flush()
@@ -172,7 +175,9 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument(
         "--checkpoint", default="var/cdr-checkpoint.json", help="progress file (resume, skip done)"
     )
-    parser.add_argument("--chunk-rows", type=int, default=20_000)
+    # Per chunk: one request set, one checkpoint, one set of per-tower aggregates (a delta point per
+    # tower and category): large chunks keep those few per record; the file is in memory anyway.
+    parser.add_argument("--chunk-rows", type=int, default=100_000)
     parser.add_argument("--config", help="receiver YAML config (for cdr.pseudonym_key_file)")
     args = parser.parse_args(argv)
     try:

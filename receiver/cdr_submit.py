@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .batch import Batcher, Overloaded
 from .decode._cdr import CdrBatch
-from .mapping._cdr import map_cdr
+from .mapping._cdr import map_cdr, pseudonymise_cdr
 from .signals import SeriesRegistry
 
 PSEUDONYM_KEY_ENV = "RECEIVER_CDR_PSEUDONYM_KEY"
@@ -34,6 +34,8 @@ async def submit_in_chunks(
     wait_for_capacity_s: float,
 ) -> list["asyncio.Future[None]"]:
     """Map and hand a decoded file to the batcher chunk by chunk (bounded memory), in order."""
+    if key is not None:
+        batch = pseudonymise_cdr(batch, key)  # the whole file at once: each distinct value hashed once
     acks = []
     deadline = time.monotonic() + wait_for_capacity_s
     for start in range(0, max(batch.table.num_rows, 1), chunk_rows):
@@ -44,7 +46,12 @@ async def submit_in_chunks(
             errors=[],
         )
         report = map_cdr(
-            part, registry, source=source, source_digest=digest, received_ns=time.time_ns(), pseudonym_key=key
+            part,
+            registry,
+            source=source,
+            source_digest=digest,
+            received_ns=time.time_ns(),
+            pseudonym_key=None,
         )
         while True:
             try:

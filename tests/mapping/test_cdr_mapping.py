@@ -2,8 +2,8 @@
 
 from typing import Any
 
-from receiver.decode._cdr import decode_cdr_csv
-from receiver.mapping._cdr import CALL_DURATION_BOUNDS, map_cdr
+from receiver.decode._cdr import CdrBatch, decode_cdr_csv
+from receiver.mapping._cdr import CALL_DURATION_BOUNDS, map_cdr, pseudonymise_cdr
 from receiver.signals import LOG_ATTRIBUTE_PREFIX, MappedReport, SeriesRegistry
 
 DATA = (
@@ -109,3 +109,23 @@ def test_pseudonymisation_replaces_numbers_and_addresses_consistently() -> None:
     assert msisdn != "31611111111" and msisdn == _logs(two)[0]["attributes"]["cdr.msisdn"]
     assert msisdn != _logs(other)[0]["attributes"]["cdr.msisdn"]
     assert _logs(one)[0]["attributes"]["cdr.ip_address"] != "81.2.3.4"
+
+
+def test_a_file_pseudonymised_once_maps_like_each_chunk_pseudonymised() -> None:
+    """The CLI and the upload pseudonymise a whole file, then map chunks without a key."""
+    for body, kind in ((DATA, "data"), (VOICE, "voice")):
+        batch = decode_cdr_csv(body, kind)  # type: ignore[arg-type]
+        whole = pseudonymise_cdr(batch, b"k1")
+        for start in range(3):
+            chunk, done = (
+                CdrBatch(b.kind, b.table.slice(start, 1), b.line_numbers.slice(start, 1), [])
+                for b in (batch, whole)
+            )
+            keyed = map_cdr(
+                chunk, SeriesRegistry(), source="f", source_digest="x", received_ns=1, pseudonym_key=b"k1"
+            )
+            plain = map_cdr(done, SeriesRegistry(), source="f", source_digest="x", received_ns=1)
+            assert _logs(keyed) == _logs(plain)
+            assert plain.log_chunk is not None and keyed.log_chunk is not None
+            assert plain.log_chunk.schema == keyed.log_chunk.schema
+            assert _logs(plain)[0]["attributes"]["cdr.msisdn"] != batch.table.column("msisdn")[start].as_py()
