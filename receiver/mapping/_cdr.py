@@ -15,9 +15,9 @@ import pyarrow.compute as pc
 
 from ..decode._cdr import CdrBatch
 from ..signals import (
+    HISTOGRAM_SCHEMA,
     POINT_SCHEMA,
     AttrValue,
-    HistogramPoint,
     MappedReport,
     MetricSeries,
     SeriesRegistry,
@@ -138,12 +138,21 @@ def _aggregates(report: MappedReport, table: pa.Table, kind: str, registry: Seri
             ),
         ),
     )
-    report.histograms = [
-        HistogramPoint(sid, end, start, count, total, tuple(row))
-        for sid, count, total, row in zip(
-            ids[:, 0].tolist(), counts.sum(axis=1).tolist(), totals.tolist(), counts.tolist(), strict=True
-        )
-    ]
+    points = len(groups)
+    report.histogram_chunk = pa.Table.from_arrays(
+        [
+            pa.array(ids[:, 0], pa.int32()),
+            pa.array(np.full(points, end, dtype=np.uint64)),
+            pa.array(np.full(points, start, dtype=np.uint64)),
+            pa.array(counts.sum(axis=1).astype(np.uint64)),
+            pa.array(totals),
+            pa.ListArray.from_arrays(
+                pa.array(np.arange(points + 1, dtype=np.int32) * width),
+                pa.array(counts.reshape(-1).astype(np.uint64)),
+            ),
+        ],
+        schema=HISTOGRAM_SCHEMA,
+    )
 
 
 def _dictionary(values: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:

@@ -15,7 +15,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..batch import SealedBatch
+from ..batch import SealedBatch, histogram_points
 from ..signals import Attributes, HistogramPoint, MetricSeries, SeriesRegistry
 
 MAGIC = b"RSP1"
@@ -58,10 +58,10 @@ class RecordEncoder:
 
     def encode(self, batch: SealedBatch) -> bytes:
         ids = pc.unique(batch.metrics.column("series")).to_pylist() if batch.metrics.num_rows else []
-        ids = sorted(set(ids) | {point.series for _, point in batch.histograms})
+        points = histogram_points(batch)  # a histogram chunk is written as points: few, same format
+        ids = sorted(set(ids) | {point.series for _, point in points})
         histograms = [
-            [rid, p.series, p.time_ns, p.start_ns, p.count, p.sum, list(p.bucket_counts)]
-            for rid, p in batch.histograms
+            [rid, p.series, p.time_ns, p.start_ns, p.count, p.sum, list(p.bucket_counts)] for rid, p in points
         ]
         rest = orjson.dumps(
             {

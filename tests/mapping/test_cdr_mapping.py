@@ -4,7 +4,7 @@ from typing import Any
 
 from receiver.decode._cdr import CdrBatch, decode_cdr_csv
 from receiver.mapping._cdr import CALL_DURATION_BOUNDS, map_cdr, pseudonymise_cdr
-from receiver.signals import LOG_ATTRIBUTE_PREFIX, MappedReport, SeriesRegistry
+from receiver.signals import LOG_ATTRIBUTE_PREFIX, HistogramPoint, MappedReport, SeriesRegistry
 
 DATA = (
     b"msisdn,tower_id,up_bytes,down_bytes,data_type,ip_address,website_url,event_datetime\n"
@@ -91,7 +91,10 @@ def test_voice_durations_become_a_histogram_per_tower_and_call_type() -> None:
     report = map_cdr(
         decode_cdr_csv(VOICE, "voice"), registry, source="v.csv", source_digest="d", received_ns=1
     )
-    by_type = {dict(registry[h.series].attributes)["cdr.call_type"]: h for h in report.histograms}
+    assert report.histogram_chunk is not None and not report.histograms
+    points = [HistogramPoint(**row) for row in report.histogram_chunk.to_pylist()]
+    by_type = {dict(registry[h.series].attributes)["cdr.call_type"]: h for h in points}
+    assert len(points) == 2 and {h.start_ns for h in points} == {h.start_ns for h in points[:1]}
     voice = by_type["voice"]
     assert (voice.count, voice.sum) == (2, 103.0)
     assert voice.bucket_counts[0] == 1 and voice.bucket_counts[CALL_DURATION_BOUNDS.index(120.0)] == 1
