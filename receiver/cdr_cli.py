@@ -9,6 +9,8 @@ was not yet written; its records carry the same ``cdr.record_id`` and can be rec
 
 import argparse
 import asyncio
+import ctypes
+import ctypes.util
 import gzip
 import hashlib
 import os
@@ -57,6 +59,22 @@ class Checkpoint:
             tmp.flush()
             os.fsync(tmp.fileno())
         os.replace(tmp.name, self.path)
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc keep freed memory for reuse instead of returning it to the kernel at once. By
+    default every chunk's multi-megabyte buffers (encoded requests, numpy columns) came from fresh
+    pages, about one page fault per ten records: measured at a third of the CLI's CPU in a VM. The
+    CLI is a batch process that reaches its peak RSS anyway; it just stays there. False where the C
+    library is not glibc (nothing changed)."""
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    threshold = mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD: blocks up to 32 MiB (glibc's most) from the heap
+    trim = mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: keep up to 1 GiB free at the heap's top
+    return bool(threshold and trim)
 
 
 def _files(paths: Sequence[str]) -> Iterator[Path]:
@@ -185,6 +203,7 @@ def main(argv: Sequence[str]) -> int:
     except ConfigError as exc:
         print(f"python -m receiver ingest-cdr: {exc}", file=sys.stderr)
         return 2
+    keep_freed_memory()
     started = time.monotonic()
     code = asyncio.run(
         ingest(
