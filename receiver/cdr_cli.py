@@ -136,10 +136,16 @@ async def ingest(
                 print(f"{path}:{error.line}: {error.reason}", file=out)
             done_through = state.acked_through(digest)
             lines = batch.line_numbers
-            keep = pc.greater(lines, done_through)  # resume: only lines past the last acknowledged one
-            todo = CdrBatch(
-                kind=batch.kind, table=batch.table.filter(keep), line_numbers=lines.filter(keep), errors=[]
-            )
+            # Resume: only lines past the last acknowledged one (lines ascend: a new file needs no copy).
+            todo = CdrBatch(kind=batch.kind, table=batch.table, line_numbers=lines, errors=[])
+            if len(lines) and done_through >= int(lines[0].as_py()):
+                keep = pc.greater(lines, done_through)
+                todo = CdrBatch(
+                    kind=batch.kind,
+                    table=batch.table.filter(keep),
+                    line_numbers=lines.filter(keep),
+                    errors=[],
+                )
             if key is not None:  # the whole file at once: each distinct value hashed once, not per chunk
                 todo = pseudonymise_cdr(todo, key)
             sent = 0
