@@ -82,17 +82,17 @@ def main() -> None:
 
     print(f"\nCDR {args.kind} file of {args.rows} records -> ingest-cdr -> collector, {args.repeat} rounds")
     print(f"start-up (a one-record file, best of 3): {startup:.2f} CPU-s")
-    print(f"| {'run':<14} | {'records/s per CPU-s':>20} | {'net of start-up':>16} | {'records/s wall':>15} |")
+    print(f"| {'run':<20} | {'records/s per CPU-s':>20} | {'net of start-up':>16} | {'records/s wall':>15} |")
     medians: dict[str, float] = {}
     for label in _LABELS:
         per_cpu = [args.rows / cpu for cpu, _ in results[label]]
         net = [args.rows / max(cpu - startup, 1e-9) for cpu, _ in results[label]]
         wall = [args.rows / seconds for _, seconds in results[label]]
         for row in zip(per_cpu, net, wall, strict=True):
-            print(f"| {label:<14} | {row[0]:>20,.0f} | {row[1]:>16,.0f} | {row[2]:>15,.0f} |")
+            print(f"| {label:<20} | {row[0]:>20,.0f} | {row[1]:>16,.0f} | {row[2]:>15,.0f} |")
         medians[label] = statistics.median(per_cpu)
         print(
-            f"| {label + ' median':<14} | {medians[label]:>20,.0f} | {statistics.median(net):>16,.0f} "
+            f"| {label + ' median':<20} | {medians[label]:>20,.0f} | {statistics.median(net):>16,.0f} "
             f"| {statistics.median(wall):>15,.0f} |"
         )
     print(
