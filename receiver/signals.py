@@ -44,6 +44,20 @@ class HistogramPoint:
     bucket_counts: tuple[int, ...]
 
 
+HISTOGRAM_SCHEMA = pa.schema(
+    [
+        ("series", pa.int32()),
+        ("time_ns", pa.uint64()),
+        ("start_ns", pa.uint64()),
+        ("count", pa.uint64()),
+        ("sum", pa.float64()),
+        ("bucket_counts", pa.list_(pa.uint64())),
+    ]
+)
+"""Histogram points as columns, one ``HistogramPoint`` per row: what a vectorised mapper produces.
+Unsigned like OTLP's fixed64 fields, so any point an object can hold fits a row."""
+
+
 class SeriesRegistry:
     """Interns MetricSeries to small ints. Ids stay valid for the life of the process (batches in
     flight refer to them); growth is bounded by ``max_series``."""
@@ -202,12 +216,17 @@ class MappedReport:
     histograms: list[HistogramPoint] = field(default_factory=list)
     # Log records a vectorised mapper produced (``log_chunk``); batched and encoded as columns.
     log_chunk: pa.Table | None = None
+    # Histogram points a vectorised mapper produced (HISTOGRAM_SCHEMA): no object per point.
+    histogram_chunk: pa.Table | None = None
 
     @property
     def point_count(self) -> int:
         chunk = 0 if self.metric_chunk is None else int(self.metric_chunk.num_rows)
         logs = len(self.logs) + (0 if self.log_chunk is None else int(self.log_chunk.num_rows))
-        return len(self.metrics) + chunk + logs + len(self.histograms)
+        histograms = len(self.histograms) + (
+            0 if self.histogram_chunk is None else int(self.histogram_chunk.num_rows)
+        )
+        return len(self.metrics) + chunk + logs + histograms
 
 
 class NotDelivered(Exception):

@@ -1,6 +1,6 @@
 """batch: accumulate mapped reports column-wise (pyarrow) and seal them by size or age."""
 
-from ._batch import LOG_SCHEMA, METRIC_SCHEMA, SealedBatch, merge_batches
+from ._batch import LOG_SCHEMA, METRIC_SCHEMA, SealedBatch, histogram_points, merge_batches
 from ._batcher import Batcher, BatcherClosed, Overloaded
 
 __all__ = [
@@ -10,5 +10,6 @@ __all__ = [
     "BatcherClosed",
     "Overloaded",
     "SealedBatch",
+    "histogram_points",
     "merge_batches",
 ]

@@ -8,7 +8,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from ..signals import Attributes, HistogramPoint, LogEntry, MetricColumns, ResourcePoints
+from ..signals import HISTOGRAM_SCHEMA, Attributes, HistogramPoint, LogEntry, MetricColumns, ResourcePoints
 
 METRIC_SCHEMA = pa.schema(
     [
@@ -44,10 +44,37 @@ class SealedBatch:
     logs: pa.Table
     done: "asyncio.Future[None]"
     histograms: list[tuple[int, HistogramPoint]] = field(default_factory=list)  # (resource index, point)
+    # Histogram points from ``MappedReport.histogram_chunk``: ``resource`` then HISTOGRAM_SCHEMA.
+    histogram_chunk: pa.Table | None = None
 
     @property
     def point_count(self) -> int:
-        return int(self.metrics.num_rows + self.logs.num_rows) + len(self.histograms)
+        chunk = 0 if self.histogram_chunk is None else int(self.histogram_chunk.num_rows)
+        return int(self.metrics.num_rows + self.logs.num_rows) + len(self.histograms) + chunk
+
+
+HISTOGRAM_CHUNK_SCHEMA = pa.schema([pa.field("resource", pa.int32()), *HISTOGRAM_SCHEMA])
+
+
+def histogram_points(batch: SealedBatch) -> list[tuple[int, HistogramPoint]]:
+    """All histogram points of ``batch`` as objects, those of its histogram chunk after the others:
+    the order every encoder and the spool see them in (the slow paths read this)."""
+    if batch.histogram_chunk is None or batch.histogram_chunk.num_rows == 0:
+        return batch.histograms
+    rows = batch.histogram_chunk.to_pydict()
+    return batch.histograms + [
+        (rid, HistogramPoint(series, time_ns, start_ns, count, total, tuple(buckets)))
+        for rid, series, time_ns, start_ns, count, total, buckets in zip(
+            rows["resource"],
+            rows["series"],
+            rows["time_ns"],
+            rows["start_ns"],
+            rows["count"],
+            rows["sum"],
+            rows["bucket_counts"],
+            strict=True,
+        )
+    ]
 
 
 class _Columns:
@@ -75,6 +102,7 @@ class BatchBuilder:
 
     __slots__ = (
         "_chunks",
+        "_histogram_chunks",
         "_histograms",
         "_log_chunks",
         "_logs",
@@ -93,6 +121,7 @@ class BatchBuilder:
         self._chunks: list[pa.Table] = []
         self._log_chunks: list[pa.Table] = []
         self._histograms: list[tuple[int, HistogramPoint]] = []
+        self._histogram_chunks: list[pa.Table] = []
 
     def add(
         self,
@@ -102,10 +131,15 @@ class BatchBuilder:
         chunk: pa.Table | None = None,
         histograms: list[HistogramPoint] | None = None,
         log_chunk: pa.Table | None = None,
+        histogram_chunk: pa.Table | None = None,
     ) -> None:
         # Converted before anything is added: a time beyond int64 fails this report, not the batch.
         times_ns = array("q", metrics.times_ns)
         rid = self._resource_ids.setdefault(resource, len(self._resource_ids))
+        if histogram_chunk is not None and histogram_chunk.num_rows:
+            resource_column = pa.array(np.full(histogram_chunk.num_rows, rid, dtype=np.int32))
+            self._histogram_chunks.append(histogram_chunk.add_column(0, "resource", resource_column))
+            self.points += histogram_chunk.num_rows
         if log_chunk is not None and log_chunk.num_rows:
             resource_column = pa.array(np.full(log_chunk.num_rows, rid, dtype=np.int32))
             self._log_chunks.append(log_chunk.add_column(0, "resource", resource_column))
@@ -171,7 +205,7 @@ class BatchBuilder:
             schema=LOG_SCHEMA,
         )
         if self._log_chunks:  # LOG_SCHEMA's columns first, then each attribute column once
-            logs = pa.concat_tables([logs, *self._log_chunks], promote_options="default").combine_chunks()
+            logs = concat_logs([logs, *self._log_chunks])
         return SealedBatch(
             seq=seq,
             resources=list(self._resource_ids),
@@ -179,6 +213,7 @@ class BatchBuilder:
             logs=logs,
             done=done,
             histograms=self._histograms,
+            histogram_chunk=_concatenated(self._histogram_chunks),
         )
 
 
@@ -187,25 +222,37 @@ def merge_batches(batches: list[SealedBatch], done: "asyncio.Future[None]") -> S
     ``done``: the export side sends several durable batches in one request when it is behind."""
     if len(batches) == 1:
         only = batches[0]
-        return SealedBatch(only.seq, only.resources, only.metrics, only.logs, done, only.histograms)
+        return SealedBatch(
+            only.seq, only.resources, only.metrics, only.logs, done, only.histograms, only.histogram_chunk
+        )
     resources: dict[Attributes, int] = {}
     metrics: list[pa.Table] = []
     logs: list[pa.Table] = []
     histograms: list[tuple[int, HistogramPoint]] = []
+    histogram_chunks: list[pa.Table] = []
     for batch in batches:
         new_ids = np.array([resources.setdefault(r, len(resources)) for r in batch.resources], dtype=np.int32)
         metrics.append(_with_resources(batch.metrics, new_ids))
         logs.append(_with_resources(batch.logs, new_ids))
         histograms += [(int(new_ids[rid]), point) for rid, point in batch.histograms]
+        if batch.histogram_chunk is not None:
+            histogram_chunks.append(_with_resources(batch.histogram_chunk, new_ids))
     return SealedBatch(
         seq=batches[0].seq,
         resources=list(resources),
         metrics=pa.concat_tables(metrics).combine_chunks(),
-        # Log attribute columns differ between batches: missing ones become nulls (no such attribute).
-        logs=pa.concat_tables(logs, promote_options="default").combine_chunks(),
+        logs=concat_logs(logs),
         done=done,
         histograms=histograms,
+        histogram_chunk=_concatenated(histogram_chunks),
     )
+
+
+def _concatenated(chunks: list[pa.Table]) -> pa.Table | None:
+    """Histogram chunks as one table (HISTOGRAM_CHUNK_SCHEMA), None when there are none."""
+    if not chunks:
+        return None
+    return pa.concat_tables([chunk.cast(HISTOGRAM_CHUNK_SCHEMA) for chunk in chunks]).combine_chunks()
 
 
 def _with_resources(table: pa.Table, new_ids: np.ndarray) -> pa.Table:
@@ -214,3 +261,23 @@ def _with_resources(table: pa.Table, new_ids: np.ndarray) -> pa.Table:
         return table
     old = table.column("resource").to_numpy()
     return table.set_column(0, "resource", pa.array(new_ids[old], pa.int32()))
+
+
+def concat_logs(tables: list[pa.Table]) -> pa.Table:
+    """Log tables as one. Attribute columns differ between them: a missing one becomes nulls (no
+    such attribute); one key with values of different types in different tables (an int here, a
+    string there) becomes a string column, so one odd producer cannot fail the whole batch."""
+    try:
+        return pa.concat_tables(tables, promote_options="default").combine_chunks()
+    except pa.ArrowTypeError:
+        pass
+    types: dict[str, set[pa.DataType]] = {}
+    for table in tables:
+        for column in table.schema:
+            types.setdefault(column.name, set()).add(column.type)
+    mixed = {name for name, seen in types.items() if len(seen) > 1}
+    unified = [
+        table.cast(pa.schema([pa.field(f.name, pa.string()) if f.name in mixed else f for f in table.schema]))
+        for table in tables
+    ]
+    return pa.concat_tables(unified, promote_options="default").combine_chunks()

@@ -53,6 +53,7 @@ class Batcher:
             report.metric_chunk,
             report.histograms,
             log_chunk=report.log_chunk,
+            histogram_chunk=report.histogram_chunk,
         )
         return self._added(builder, points, future)
 

@@ -21,7 +21,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 )
 
 from .. import __version__
-from ..batch import SealedBatch
+from ..batch import SealedBatch, histogram_points
 from ..signals import LOG_ATTRIBUTE_PREFIX, Attributes, AttrValue, MetricSeries, SeriesRegistry
 
 SCOPE = InstrumentationScope(name="telemetry-receiver", version=__version__)
@@ -106,10 +106,11 @@ def encode_logs(batch: SealedBatch, max_bytes: int) -> list[bytes]:
 
 def encode_histograms(batch: SealedBatch, registry: SeriesRegistry, max_bytes: int) -> list[bytes]:
     """Histogram points (aggregates, low volume) as their own requests."""
-    if not batch.histograms:
+    points = histogram_points(batch)
+    if not points:
         return []
     by_resource: dict[int, tuple[ResourceMetrics, dict[tuple[str, str, str, bool], Metric]]] = {}
-    for rid, point in sorted(batch.histograms, key=lambda item: item[0]):
+    for rid, point in sorted(points, key=lambda item: item[0]):
         if rid not in by_resource:
             rm = ResourceMetrics()
             rm.resource.attributes.extend(_key_values(batch.resources[rid]))

@@ -83,10 +83,29 @@ def _any_value(value: AttrValue) -> bytes:
     return _field(0x0A, str(value).encode())
 
 
+_KEY_VALUES: dict[tuple[int, str, type, AttrValue], bytes] = {}
+_MAX_CACHED_KEY_VALUES = 100_000
+
+
 def _key_values(tag: int, attributes: Attributes) -> bytes:
-    return b"".join(
-        _field(tag, _field(0x0A, key.encode()) + _field(0x12, _any_value(value))) for key, value in attributes
-    )
+    """The KeyValue fields of ``attributes``. Each pair is encoded once and kept: series share most of
+    their pairs (a direction, a data type, a tower), and a CDR file brings tens of thousands of new
+    series per process. The type is part of the memo key (True == 1); floats are not kept (-0.0 ==
+    0.0 but encodes differently)."""
+    parts = []
+    for key, value in attributes:
+        if isinstance(value, float):
+            parts.append(_field(tag, _field(0x0A, key.encode()) + _field(0x12, _any_value(value))))
+            continue
+        memo = (tag, key, type(value), value)
+        found = _KEY_VALUES.get(memo)
+        if found is None:
+            found = _field(tag, _field(0x0A, key.encode()) + _field(0x12, _any_value(value)))
+            if len(_KEY_VALUES) >= _MAX_CACHED_KEY_VALUES:
+                _KEY_VALUES.clear()
+            _KEY_VALUES[memo] = found
+        parts.append(found)
+    return b"".join(parts)
 
 
 _VARINT_LIMITS = np.array([1 << bits for bits in range(7, 64, 7)], dtype=np.uint64)

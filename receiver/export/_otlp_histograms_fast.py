@@ -1,62 +1,69 @@
 """Histogram points of a sealed batch -> OTLP ``ExportMetricsServiceRequest`` bytes, hand-encoded.
 
 Why: ``encode_histograms`` builds protobuf objects per point (~10 µs each); CDR voice files make one
-histogram per tower and call type for every chunk, ~1 point per 5 records, so that cost alone was
-about half the CPU of a voice ingest. Here a point is one ``struct.pack`` after bytes cached per
-series (its attributes and bucket bounds), about 1 µs.
+histogram per tower and call type for every chunk, so that cost alone was about half the CPU of a
+voice ingest. Here points are columns (``SealedBatch.histogram_chunk``; ``HistogramPoint`` objects
+are turned into columns first) and nothing runs in Python per point: the layout of
+``_otlp_fast`` (read that module first) with a histogram data point in place of a number one.
+
+Per series, the bytes after a point's own fields (explicit bounds and attributes) are built once for
+the life of the process. A point is its tag and length, 36 bytes of fixed fields written for all
+points at once through a numpy structured array (start, time, count, sum), and its bucket counts as
+packed fixed64, which are the bytes of the uint64 list column itself (no copy per point).
 
 The output parses to the same message as ``encode_histograms`` when nothing is split: resources in
-ascending index, a Metric per (name, unit, kind, monotonic) in order of first appearance, points in
-arrival order. Requests are filled greedily up to ``max_bytes``, counting each length prefix at its
-widest, so no request exceeds the limit unless one point alone does; a resource or Metric cut
-between requests repeats its Resource, scope and Metric header."""
+ascending index, a Metric per (name, unit, kind, monotonic) in order of first appearance within its
+resource (its header from the first point's series), points in arrival order. Splitting is
+``_otlp_fast._plan``'s: exact sizes, resources packed greedily up to ``max_bytes``, a resource or
+Metric cut between requests repeats its Resource, scope and Metric header; only a point too large to
+fit alone makes a request exceed the limit."""
 
-import struct
+import itertools
 import threading
 
-from ..batch import SealedBatch
-from ..signals import Attributes, HistogramPoint, MetricSeries, SeriesRegistry
-from ._otlp_encode import SCOPE
-from ._otlp_fast import _MAX_LEN_VARINT, _field, _key_values, _varint
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
-_POINT = struct.Struct("<BQBQBQBd")  # start_time_unix_nano=2, time_unix_nano=3, count=4 (fixed64), sum=5
-_POINT_TAGS = (0x11, 0x19, 0x21, 0x29)
+from ..batch import SealedBatch
+from ..batch._batch import HISTOGRAM_CHUNK_SCHEMA
+from ..signals import Attributes, MetricSeries, SeriesRegistry
+from ._otlp_encode import SCOPE
+from ._otlp_fast import (
+    I64,
+    _binary_array,
+    _BytesPool,
+    _data_of,
+    _field,
+    _key_values,
+    _offsets,
+    _plan,
+    _spread,
+    _tagged_varints,
+    _varint,
+    _varint_lengths,
+)
+
+_FIXED_DTYPE = np.dtype(
+    [
+        ("start_tag", "u1"),  # start_time_unix_nano = 2, fixed64
+        ("start", "<u8"),
+        ("time_tag", "u1"),  # time_unix_nano = 3, fixed64
+        ("time", "<u8"),
+        ("count_tag", "u1"),  # count = 4, fixed64
+        ("count", "<u8"),
+        ("sum_tag", "u1"),  # sum = 5, double
+        ("sum", "<f8"),
+    ]
+)
+_BUCKETS_TAG = 0x32  # bucket_counts = 6, packed fixed64
 _DATA_POINT_TAG = 0x0A  # Histogram.data_points = 1
 _HISTOGRAM_TAG = 0x4A  # Metric.histogram = 9
 _METRIC_TAG = 0x12  # ScopeMetrics.metrics = 2
 _RESOURCE_METRICS_TAG = 0x0A  # ExportMetricsServiceRequest.resource_metrics = 1
 _SCOPE_METRICS_TAG = 0x12  # ResourceMetrics.scope_metrics = 2
-_FRAME = 1 + _MAX_LEN_VARINT  # a tag and a length prefix at its widest
-
-
-def _point_bytes(head: bytes, point: HistogramPoint) -> bytes:
-    start, time, count, total = _POINT_TAGS
-    body = _POINT.pack(start, point.start_ns, time, point.time_ns, count, point.count, total, point.sum)
-    counts = point.bucket_counts
-    if counts:  # bucket_counts = 6, packed fixed64
-        body += b"\x32" + _varint(8 * len(counts)) + struct.pack(f"<{len(counts)}Q", *counts)
-    return _field(_DATA_POINT_TAG, body + head)
-
-
-class _Request:
-    """Accumulates resources -> Metrics -> points, with a size bound that never underestimates."""
-
-    __slots__ = ("bound", "resources")
-
-    def __init__(self) -> None:
-        self.resources: list[tuple[bytes, list[tuple[bytes, bytes, list[bytes]]]]] = []
-        self.bound = 0
-
-    def serialize(self, scope_field: bytes) -> bytes:
-        groups = []
-        for resource_field, metrics in self.resources:
-            encoded = [
-                _field(_METRIC_TAG, header + _field(_HISTOGRAM_TAG, b"".join(points) + trailer))
-                for header, trailer, points in metrics
-            ]
-            scope = _field(_SCOPE_METRICS_TAG, scope_field + b"".join(encoded))
-            groups.append(_field(_RESOURCE_METRICS_TAG, resource_field + scope))
-        return b"".join(groups)
+_EMPTY = pa.scalar(b"", pa.large_binary())
+_MAX_CACHED_RESOURCES = 100_000
 
 
 class FastHistogramsEncoder:
@@ -66,68 +73,188 @@ class FastHistogramsEncoder:
     def __init__(self, registry: SeriesRegistry) -> None:
         self.registry = registry
         self._lock = threading.Lock()
-        self._heads: dict[int, bytes] = {}  # series id -> attributes and explicit_bounds fields
+        self._slot = np.full(1 << 10, -1, dtype=np.int64)  # series id -> index in the per-series pools
+        self._heads = _BytesPool()  # per slot: explicit_bounds and attributes fields
+        self._metric_keys: dict[tuple[str, str, str, bool], int] = {}
+        self._metric_key: list[int] = []  # per slot
+        self._descriptors: dict[tuple[str, str, str, bool, str, str], int] = {}
+        self._descriptor: list[int] = []  # per slot: the Metric header its series opens
+        self._headers = _BytesPool()  # per descriptor: name, description, unit fields
+        self._trailers = _BytesPool()  # per descriptor: the Histogram's temporality field
         self._resources: dict[Attributes, bytes] = {}
         self._scope_field = _field(0x0A, SCOPE.SerializeToString())  # ScopeMetrics.scope = 1
 
     def encode(self, batch: SealedBatch, max_bytes: int) -> list[bytes]:
-        if not batch.histograms:
+        table = _points_table(batch)
+        if table is None:
             return []
-        # encode_histograms's order: resource index, then Metrics by first appearance, then arrival.
-        by_resource: dict[int, dict[tuple[str, str, str, bool], tuple[bytes, bytes, list[bytes]]]] = {}
+        series = table.column("series").to_numpy().astype(np.int64)
         with self._lock:
-            for rid, point in sorted(batch.histograms, key=lambda item: item[0]):
-                metrics = by_resource.get(rid)
-                if metrics is None:
-                    metrics = by_resource[rid] = {}
-                series = self.registry[point.series]
-                key = (series.name, series.unit, series.kind, series.monotonic)
-                metric = metrics.get(key)
-                if metric is None:
-                    metric = metrics[key] = (*_metric_header(series), [])
-                head = self._heads.get(point.series)
-                if head is None:
-                    head = self._heads[point.series] = _series_head(series)
-                metric[2].append(_point_bytes(head, point))
-            resource_fields = {rid: self._resource_field(batch.resources[rid]) for rid in by_resource}
-        requests: list[_Request] = []
-        current = _Request()
-        for rid, metrics in by_resource.items():
-            resource_overhead = _FRAME + len(resource_fields[rid]) + _FRAME + len(self._scope_field)
-            in_request: list[tuple[bytes, bytes, list[bytes]]] | None = None
-            for header, trailer, points in metrics.values():
-                metric_overhead = _FRAME + len(header) + _FRAME + len(trailer)
-                open_metric: list[bytes] | None = None
-                for encoded in points:
-                    cost = len(encoded)
-                    if in_request is None:
-                        cost += resource_overhead
-                    if open_metric is None:
-                        cost += metric_overhead
-                    if current.resources and current.bound + cost > max_bytes:
-                        requests.append(current)
-                        current = _Request()
-                        in_request = open_metric = None
-                        cost = resource_overhead + metric_overhead + len(encoded)
-                    if in_request is None:
-                        in_request = []
-                        current.resources.append((resource_fields[rid], in_request))
-                    if open_metric is None:
-                        open_metric = []
-                        in_request.append((header, trailer, open_metric))
-                    open_metric.append(encoded)
-                    current.bound += cost
-        if current.resources:
-            requests.append(current)
-        return [request.serialize(self._scope_field) for request in requests]
+            slots = self._slots(series)
+            heads, head_lengths = self._heads.array(), self._heads.lengths()
+            headers, header_lengths = self._headers.array(), self._headers.lengths()
+            trailers, trailer_lengths = self._trailers.array(), self._trailers.lengths()
+            metric_key = np.array(self._metric_key, dtype=np.int64)[slots]
+            descriptor = np.array(self._descriptor, dtype=np.int64)[slots]
+            resource_fields = [self._resource_field(attributes) for attributes in batch.resources]
+        resource = table.column("resource").to_numpy().astype(np.int64)
+        order, group_bounds = _histogram_order(resource, metric_key)
+
+        # Each point's DataPoint field: tag and length, fixed fields, bucket counts, series bytes.
+        buckets = table.column("bucket_counts").combine_chunks()
+        list_offsets = buckets.offsets.to_numpy().astype(np.int64)
+        bucket_counts = np.diff(list_offsets)
+        bucket_field = np.where(bucket_counts > 0, 1 + _varint_lengths(8 * bucket_counts), 0)
+        body = _FIXED_DTYPE.itemsize + bucket_field + 8 * bucket_counts + head_lengths[slots]
+        fixed = np.empty(len(series), dtype=_FIXED_DTYPE)
+        fixed["start_tag"], fixed["time_tag"], fixed["count_tag"], fixed["sum_tag"] = 0x11, 0x19, 0x21, 0x29
+        fixed["start"] = table.column("start_ns").to_numpy().view(np.uint64)
+        fixed["time"] = table.column("time_ns").to_numpy().view(np.uint64)
+        fixed["count"] = table.column("count").to_numpy().view(np.uint64)
+        fixed["sum"] = table.column("sum").to_numpy()
+        values = buckets.values.to_numpy().astype("<u8", copy=False).view(np.uint8)
+        bucket_prefixes = pc.if_else(
+            pa.array(bucket_counts > 0),
+            _tagged_varints(np.full(len(series), _BUCKETS_TAG, np.uint8), 8 * bucket_counts),
+            _EMPTY,
+        )
+        points = pc.binary_join_element_wise(
+            _tagged_varints(np.full(len(series), _DATA_POINT_TAG, np.uint8), body),
+            _binary_array(
+                np.arange(len(series) + 1, dtype=np.int64) * _FIXED_DTYPE.itemsize, fixed.view(np.uint8)
+            ),
+            bucket_prefixes,
+            _binary_array(list_offsets * 8, values),
+            heads.take(pa.array(slots)),
+            _EMPTY,
+        ).take(pa.array(order))
+        point_sizes = 1 + _varint_lengths(body) + body
+
+        plan = _plan(
+            max_bytes=max_bytes,
+            point_ends=_offsets(point_sizes[order]),
+            group_bounds=group_bounds,
+            group_descriptor=descriptor[order[group_bounds[:-1]]],
+            group_resource=resource[order[group_bounds[:-1]]],
+            header_lengths=header_lengths,
+            trailer_lengths=trailer_lengths,
+            resource_lengths=np.array([len(field) for field in resource_fields], dtype=np.int64),
+            scope_length=len(self._scope_field),
+        )
+        count = len(plan.resource_size)
+        resource_prefixes = pc.binary_join_element_wise(
+            _tagged_varints(np.full(count, _RESOURCE_METRICS_TAG, np.uint8), plan.resource_size),
+            pa.array(resource_fields, pa.large_binary()).take(pa.array(plan.resource_index)),
+            _tagged_varints(np.full(count, _SCOPE_METRICS_TAG, np.uint8), plan.scope_size),
+            pa.scalar(self._scope_field, pa.large_binary()),
+            _EMPTY,
+        )
+        descriptors = pa.array(plan.metric_descriptor)
+        metric_count = len(plan.metric_size)
+        metric_prefixes = pc.binary_join_element_wise(
+            _spread(resource_prefixes, metric_count, plan.resource_bounds[:-1]),
+            _tagged_varints(np.full(metric_count, _METRIC_TAG, np.uint8), plan.metric_size),
+            headers.take(descriptors),
+            _tagged_varints(np.full(metric_count, _HISTOGRAM_TAG, np.uint8), plan.data_size),
+            trailers.take(descriptors),
+            _EMPTY,
+        )
+        encoded = pc.binary_join_element_wise(
+            _spread(metric_prefixes, len(order), plan.metric_bounds[:-1]), points, _EMPTY
+        )
+        data, ends = _data_of(encoded)
+        if int(ends[-1] - ends[0]) != int(plan.request_ends[-1]):
+            raise AssertionError("encoded size differs from the plan")  # a bug here, not bad input
+        view = memoryview(data)
+        starts = ends[plan.metric_bounds[plan.resource_bounds[plan.request_bounds]]]
+        return [bytes(view[a:b]) for a, b in itertools.pairwise(starts.tolist())]
+
+    def _slots(self, series: I64) -> I64:
+        """Per point, its series' index in the per-series pools; new series are encoded here, once."""
+        needed = int(series.max()) + 1
+        if needed > len(self._slot):
+            grown = np.full(max(2 * len(self._slot), needed), -1, dtype=np.int64)
+            grown[: len(self._slot)] = self._slot
+            self._slot = grown
+        new = np.unique(series[self._slot[series] < 0])
+        if len(new):
+            heads = []
+            for series_id in new.tolist():
+                meta = self.registry[series_id]
+                heads.append(_series_head(meta))
+                key = (meta.name, meta.unit, meta.kind, meta.monotonic)
+                self._metric_key.append(self._metric_keys.setdefault(key, len(self._metric_keys)))
+                self._descriptor.append(self._descriptor_id(meta))
+            self._slot[new] = np.arange(self._heads.count, self._heads.count + len(new))
+            self._heads.extend(heads)
+        slots: I64 = self._slot[series]
+        return slots
+
+    def _descriptor_id(self, series: MetricSeries) -> int:
+        key = (
+            series.name,
+            series.unit,
+            series.kind,
+            series.monotonic,
+            series.description,
+            series.temporality,
+        )
+        found = self._descriptors.get(key)
+        if found is None:
+            header, trailer = _metric_header(series)
+            self._headers.extend([header])
+            self._trailers.extend([trailer])
+            found = self._descriptors[key] = len(self._descriptors)
+        return found
 
     def _resource_field(self, attributes: Attributes) -> bytes:
         found = self._resources.get(attributes)
         if found is None:
-            if len(self._resources) >= 100_000:
+            if len(self._resources) >= _MAX_CACHED_RESOURCES:
                 self._resources.clear()
             found = self._resources[attributes] = _field(0x0A, _key_values(0x0A, attributes))
         return found
+
+
+def _points_table(batch: SealedBatch) -> pa.Table | None:
+    """The batch's histogram points as one table (HISTOGRAM_CHUNK_SCHEMA): ``HistogramPoint``
+    objects first, then the histogram chunk's rows, as ``histogram_points`` orders them."""
+    tables = []
+    if batch.histograms:
+        points = [point for _, point in batch.histograms]
+        tables.append(
+            pa.Table.from_pydict(
+                {
+                    "resource": [rid for rid, _ in batch.histograms],
+                    "series": [p.series for p in points],
+                    "time_ns": [p.time_ns for p in points],
+                    "start_ns": [p.start_ns for p in points],
+                    "count": [p.count for p in points],
+                    "sum": [float(p.sum) for p in points],
+                    "bucket_counts": [list(p.bucket_counts) for p in points],
+                },
+                schema=HISTOGRAM_CHUNK_SCHEMA,
+            )
+        )
+    if batch.histogram_chunk is not None and batch.histogram_chunk.num_rows:
+        tables.append(batch.histogram_chunk.cast(HISTOGRAM_CHUNK_SCHEMA))
+    if not tables:
+        return None
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables).combine_chunks()
+
+
+def _histogram_order(resource: I64, metric_key: I64) -> tuple[I64, I64]:
+    """``encode_histograms``'s point order and the bounds of its Metric groups: resources ascending,
+    Metrics by first appearance within the resource, points in arrival order."""
+    by_resource = np.argsort(resource, kind="stable")
+    group = resource[by_resource] * (int(metric_key.max()) + 1) + metric_key[by_resource]
+    _, first, inverse = np.unique(group, return_index=True, return_inverse=True)
+    # Groups of a lower resource come first in by_resource, so ranking by first position suffices.
+    within = np.argsort(first[inverse], kind="stable")
+    order = by_resource[within].astype(np.int64)
+    ranked = first[inverse][within]
+    starts = np.flatnonzero(np.concatenate(([True], ranked[1:] != ranked[:-1])))
+    return order, np.append(starts, len(order)).astype(np.int64)
 
 
 def _metric_header(series: MetricSeries) -> tuple[bytes, bytes]:
@@ -145,7 +272,6 @@ def _series_head(series: MetricSeries) -> bytes:
     """explicit_bounds (7, packed double) and attributes (9) of a series' points."""
     head = b""
     if series.bounds:
-        head += (
-            b"\x3a" + _varint(8 * len(series.bounds)) + struct.pack(f"<{len(series.bounds)}d", *series.bounds)
-        )
+        bounds = np.array(series.bounds, dtype="<f8").tobytes()
+        head += b"\x3a" + _varint(len(bounds)) + bounds
     return head + _key_values(0x4A, series.attributes)

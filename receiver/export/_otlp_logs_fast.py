@@ -92,9 +92,13 @@ def _varints(values: npt.NDArray[np.uint64]) -> tuple[pa.LargeBinaryArray, I64]:
     return _binary_array(_offsets(widths), data), widths
 
 
-def _by_length(lengths: I64, prefix: "_PrefixFn") -> tuple[pa.Array, I64]:
+def _by_length(lengths: I64, prefix: "_PrefixFn") -> tuple[_Part, I64]:
     """Per value, ``prefix(length)`` from a table built once per distinct length (values of a column
-    have few distinct lengths), and the prefix sizes."""
+    have few distinct lengths), and the prefix sizes. One scalar when all lengths are equal (numbers
+    of one format, constant columns): the join copies it without a gathered column."""
+    if len(lengths) and int(lengths.min()) == int(lengths.max()):
+        only = prefix(int(lengths[0]))
+        return pa.scalar(only, pa.large_binary()), np.full(len(lengths), len(only), dtype=np.int64)
     if len(lengths) and int(lengths.max()) < 1 << 16:  # O(n): a slot per possible length
         present = np.zeros(int(lengths.max()) + 1, dtype=np.bool_)
         present[lengths] = True
@@ -171,6 +175,57 @@ def _attribute_parts(key: str, values: pa.Array) -> tuple[list[_Part], I64]:
     return parts, total
 
 
+def _fixed_width(part: _Part) -> int | None:
+    """The width of a part when it is the same in every row (a scalar, a column of one length and no
+    nulls), else None."""
+    if isinstance(part, pa.Scalar):
+        return len(part.as_py()) if part.is_valid else None
+    if part.null_count:
+        return None
+    _, offsets = _data_of(part)
+    lengths = np.diff(offsets)
+    return int(lengths[0]) if len(lengths) and int(lengths.min()) == int(lengths.max()) else None
+
+
+def _fused(parts: list[_Part], rows: int) -> list[_Part]:
+    """``parts`` with each run of fixed-width ones (timestamps, constant severity and body, numbers of
+    one format, their prefixes) copied into one column by numpy: the join costs per input and row,
+    a strided numpy copy far less. The joined bytes are the same."""
+    fused: list[_Part] = []
+    run: list[tuple[_Part, int]] = []
+
+    def close_run() -> None:
+        if len(run) == 1:
+            fused.append(run[0][0])
+        elif run:
+            # One structured row per record, a field per part: numpy copies whole fields (memcpy of
+            # w bytes), three times faster than slicing a 2-D byte array.
+            present = [(part, w) for part, w in run if w]
+            layout = np.dtype([(f"p{i}", f"V{w}") for i, (_, w) in enumerate(present)])
+            block = np.empty(rows, dtype=layout)
+            for i, (part, w) in enumerate(present):
+                if isinstance(part, pa.Scalar):
+                    block[f"p{i}"] = np.frombuffer(part.as_py(), dtype=f"V{w}")[0]
+                else:
+                    data, offsets = _data_of(part)
+                    block[f"p{i}"] = np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]].view(
+                        f"V{w}"
+                    )
+            offsets = np.arange(rows + 1, dtype=np.int64) * layout.itemsize
+            fused.append(_binary_array(offsets, block.view(np.uint8)))
+        run.clear()
+
+    for part in parts:
+        width = _fixed_width(part)
+        if width is None:
+            close_run()
+            fused.append(part)
+        else:
+            run.append((part, width))
+    close_run()
+    return fused
+
+
 def _json_parts(column: pa.Array) -> tuple[list[_Part], I64]:
     """Attributes of LogEntry records (JSON objects), encoded as encode_logs does; none where null
     (records of log chunks). Python runs for the JSON rows only."""
@@ -221,6 +276,7 @@ class FastLogsEncoder:
         if order is not None:
             table, resource = table.take(pa.array(order)), resource[order]
         parts, sizes = self._record_parts(table)
+        parts = _fused(parts, table.num_rows)
         record_sizes = 1 + _varint_lengths(sizes) + sizes
         record_ends = _offsets(record_sizes)
 

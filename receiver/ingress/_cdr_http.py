@@ -7,18 +7,15 @@ refused whole with 400 and the same listing."""
 import asyncio
 import dataclasses
 import hashlib
-import os
-import time
-from pathlib import Path
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..batch import Batcher, BatcherClosed, Overloaded
+from ..cdr_submit import pseudonym_key, submit_in_chunks
 from ..config import ReceiverConfig
-from ..decode._cdr import CdrBatch, decode_cdr_csv
-from ..mapping._cdr import map_cdr
+from ..decode._cdr import decode_cdr_csv
 from ..signals import NotDelivered, SeriesRegistry
 from ..telemetry import ReceiverMetrics
 from ._body import decode_content, read_limited
@@ -26,51 +23,8 @@ from ._endpoint import UploadEndpoint
 from ._guard import RequestGuard
 from ._responses import unavailable
 
-PSEUDONYM_KEY_ENV = "RECEIVER_CDR_PSEUDONYM_KEY"
 _LISTED_ERRORS = 100
 KINDS = ("data", "voice")
-
-
-def pseudonym_key(key_file: str | None) -> bytes | None:
-    if key_file:
-        return Path(key_file).read_bytes().strip()
-    value = os.environ.get(PSEUDONYM_KEY_ENV)
-    return value.encode() if value else None
-
-
-async def submit_in_chunks(
-    batch: CdrBatch,
-    batcher: Batcher,
-    registry: SeriesRegistry,
-    *,
-    source: str,
-    digest: str,
-    chunk_rows: int,
-    key: bytes | None,
-    wait_for_capacity_s: float,
-) -> list["asyncio.Future[None]"]:
-    """Map and hand a decoded file to the batcher chunk by chunk (bounded memory), in order."""
-    acks = []
-    deadline = time.monotonic() + wait_for_capacity_s
-    for start in range(0, max(batch.table.num_rows, 1), chunk_rows):
-        part = CdrBatch(
-            kind=batch.kind,
-            table=batch.table.slice(start, chunk_rows),
-            line_numbers=batch.line_numbers.slice(start, chunk_rows),
-            errors=[],
-        )
-        report = map_cdr(
-            part, registry, source=source, source_digest=digest, received_ns=time.time_ns(), pseudonym_key=key
-        )
-        while True:
-            try:
-                acks.append(batcher.add(report))
-                break
-            except Overloaded:
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.05)
-    return acks
 
 
 class CdrUploadEndpoint(UploadEndpoint):

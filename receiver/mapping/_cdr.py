@@ -15,15 +15,15 @@ import pyarrow.compute as pc
 
 from ..decode._cdr import CdrBatch
 from ..signals import (
+    HISTOGRAM_SCHEMA,
     POINT_SCHEMA,
     AttrValue,
-    HistogramPoint,
     MappedReport,
     MetricSeries,
     SeriesRegistry,
     log_chunk,
 )
-from ._pseudonymise import pseudonymise
+from ._pseudonymise import pseudonymise_encoded
 
 SERVICE_CDR = "cdr"
 CALL_DURATION_BOUNDS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0)
@@ -43,14 +43,7 @@ def map_cdr(
     received_ns: int,
     pseudonym_key: bytes | None = None,
 ) -> MappedReport:
-    table = batch.table
-    if pseudonym_key is not None:
-        for column in _PRIVATE_COLUMNS:
-            if column in table.column_names:
-                at = table.schema.get_field_index(column)
-                table = table.set_column(
-                    at, column, pseudonymise(table.column(column).combine_chunks(), pseudonym_key)
-                )
+    table = batch.table if pseudonym_key is None else pseudonymise_cdr(batch, pseudonym_key).table
     report = MappedReport(resource=cdr_resource(source))
     # The records stay columns (no object per record): one attribute per CDR column, then the id.
     attributes = {f"cdr.{name}": table.column(name) for name in table.column_names if name != "time_ns"}
@@ -61,6 +54,18 @@ def map_cdr(
     if table.num_rows:
         _aggregates(report, table, batch.kind, registry)
     return report
+
+
+def pseudonymise_cdr(batch: CdrBatch, key: bytes) -> CdrBatch:
+    """``batch`` with its phone numbers and IP addresses pseudonymised, as dictionary columns: done once
+    for a whole file before it is cut into chunks, each distinct value is hashed once per file, not
+    once per chunk it appears in."""
+    table = batch.table
+    for column in _PRIVATE_COLUMNS:
+        if column in table.column_names:
+            at = table.schema.get_field_index(column)
+            table = table.set_column(at, column, pseudonymise_encoded(table.column(column), key))
+    return CdrBatch(kind=batch.kind, table=table, line_numbers=batch.line_numbers, errors=batch.errors)
 
 
 def _aggregates(report: MappedReport, table: pa.Table, kind: str, registry: SeriesRegistry) -> None:
@@ -133,12 +138,21 @@ def _aggregates(report: MappedReport, table: pa.Table, kind: str, registry: Seri
             ),
         ),
     )
-    report.histograms = [
-        HistogramPoint(sid, end, start, count, total, tuple(row))
-        for sid, count, total, row in zip(
-            ids[:, 0].tolist(), counts.sum(axis=1).tolist(), totals.tolist(), counts.tolist(), strict=True
-        )
-    ]
+    points = len(groups)
+    report.histogram_chunk = pa.Table.from_arrays(
+        [
+            pa.array(ids[:, 0], pa.int32()),
+            pa.array(np.full(points, end, dtype=np.uint64)),
+            pa.array(np.full(points, start, dtype=np.uint64)),
+            pa.array(counts.sum(axis=1).astype(np.uint64)),
+            pa.array(totals),
+            pa.ListArray.from_arrays(
+                pa.array(np.arange(points + 1, dtype=np.int32) * width),
+                pa.array(counts.reshape(-1).astype(np.uint64)),
+            ),
+        ],
+        schema=HISTOGRAM_SCHEMA,
+    )
 
 
 def _dictionary(values: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:

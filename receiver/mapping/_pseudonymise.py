@@ -23,17 +23,30 @@ _BLOCK = 64  # SHA-256 block size in bytes
 
 def pseudonymise(values: pa.Array | pa.ChunkedArray, key: bytes) -> pa.Array:
     """Same length as ``values``: string pseudonyms, null where the value is null."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if pa.types.is_dictionary(values.type):
+        return pa.DictionaryArray.from_arrays(values.indices, pseudonymise(values.dictionary, key))
+    encoded = pseudonymise_encoded(values, key)
+    return pc.take(encoded.dictionary, encoded.indices)
+
+
+def pseudonymise_encoded(values: pa.Array | pa.ChunkedArray, key: bytes) -> pa.DictionaryArray:
+    """``pseudonymise`` as a dictionary array (one pseudonym per distinct value, an index per row): a
+    whole file is pseudonymised once, each distinct value hashed once, and then sliced into chunks."""
     if not key:
         raise ValueError("pseudonymisation key must not be empty")
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     if pa.types.is_dictionary(values.type):
-        return pa.DictionaryArray.from_arrays(values.indices, pseudonymise(values.dictionary, key))
+        values = values.cast(values.type.value_type)
     if not (pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type)):
         values = values.cast(pa.string())
     encoded = pc.dictionary_encode(values)  # nulls stay null indices
     distinct = encoded.dictionary.cast(pa.large_binary()).to_pylist()
-    return pc.take(pa.array(list(map(_hmac_hex(key), distinct)), pa.string()), encoded.indices)
+    return pa.DictionaryArray.from_arrays(
+        encoded.indices, pa.array(list(map(_hmac_hex(key), distinct)), pa.string())
+    )
 
 
 def _hmac_hex(key: bytes) -> Callable[[bytes], str]:

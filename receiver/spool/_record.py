@@ -14,7 +14,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from ..batch import SealedBatch
+from ..batch import SealedBatch, histogram_points
 from ..signals import Attributes, HistogramPoint, MetricSeries, SeriesRegistry
 
 MAGIC = b"RSP1"
@@ -80,11 +80,11 @@ class RecordEncoder:
 
     def encode(self, batch: SealedBatch) -> bytes:
         ids = np.unique(batch.metrics.column("series").to_numpy())
-        if batch.histograms:
-            ids = np.union1d(ids, np.array([point.series for _, point in batch.histograms], dtype=ids.dtype))
+        points = histogram_points(batch)  # a histogram chunk is written as points: few, same format
+        if points:
+            ids = np.union1d(ids, np.array([point.series for _, point in points], dtype=ids.dtype))
         histograms = [
-            [rid, p.series, p.time_ns, p.start_ns, p.count, p.sum, list(p.bucket_counts)]
-            for rid, p in batch.histograms
+            [rid, p.series, p.time_ns, p.start_ns, p.count, p.sum, list(p.bucket_counts)] for rid, p in points
         ]
         rest = orjson.dumps({"seq": batch.seq, "histograms": histograms})
         header = b"".join(

@@ -104,6 +104,29 @@ async def test_merged_batches_keep_every_point_and_share_resources() -> None:
     assert merged.point_count == sum(b.point_count for b in sealed)
 
 
+async def test_merged_batches_renumber_the_resources_of_histogram_chunks() -> None:
+    import pyarrow as pa
+
+    from receiver.batch import histogram_points
+    from receiver.signals import HISTOGRAM_SCHEMA
+
+    def chunk(series: int) -> pa.Table:
+        row = {"series": series, "time_ns": 2, "start_ns": 1, "count": 1, "sum": 1.5, "bucket_counts": [1, 0]}
+        return pa.Table.from_pylist([row], schema=HISTOGRAM_SCHEMA)
+
+    sealed: list[SealedBatch] = []
+    batcher = Batcher(BatchConfig(max_points=2, max_age_s=60), sealed.append)
+    batcher.add(MappedReport(resource=(("device.id", "b"),), histogram_chunk=chunk(1)))
+    batcher.add(MappedReport(resource=(("device.id", "a"),), histogram_chunk=chunk(2)))  # sealed: 2
+    batcher.add(MappedReport(resource=(("device.id", "a"),), histogram_chunk=chunk(3)))
+    batcher.flush()
+    assert [b.point_count for b in sealed] == [2, 1]
+    merged = merge_batches(sealed, asyncio.get_running_loop().create_future())
+    assert merged.resources == [(("device.id", "b"),), (("device.id", "a"),)]
+    assert [(rid, point.series) for rid, point in histogram_points(merged)] == [(0, 1), (1, 2), (1, 3)]
+    assert merged.point_count == 3
+
+
 async def test_merged_batches_with_different_log_attribute_columns() -> None:
     import pyarrow as pa
 
@@ -146,3 +169,21 @@ async def test_a_time_beyond_int64_fails_its_report_and_leaves_the_batch_whole()
     assert metrics.column("resource").to_pylist() == [0, 1, 1, 2]
     assert sealed[0].resources == [(("device.id", d),) for d in "abc"]
     assert metrics.column("double").to_pylist() == [0.5, 0.5, 1.5, 0.5]
+
+
+async def test_one_log_attribute_with_two_types_becomes_text_instead_of_failing_the_batch() -> None:
+    import pyarrow as pa
+
+    from receiver.signals import log_chunk
+
+    sealed: list[SealedBatch] = []
+    batcher = Batcher(BatchConfig(max_points=10, max_age_s=60), sealed.append)
+    for device, value in (("a", pa.array([7])), ("b", pa.array(["seven"]))):
+        report = MappedReport(resource=(("device.id", device),))
+        report.log_chunk = log_chunk(pa.array([1]), 2, "event", {"code": value})
+        batcher.add(report)
+    batcher.flush()
+    [batch] = sealed
+    assert batch.logs.column("attributes.code").to_pylist() == ["7", "seven"]
+    merged = merge_batches([batch, batch], asyncio.get_running_loop().create_future())
+    assert merged.logs.column("attributes.code").to_pylist() == ["7", "seven", "7", "seven"]

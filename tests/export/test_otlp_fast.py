@@ -330,3 +330,32 @@ def test_property_split_requests_fit_and_keep_every_point_in_order(
     assert all(len(payload) <= limit for payload in got)
     assert _flat(got) == _flat(encode_metrics(batch, registry, NO_LIMIT))
     assert _flat(got) == _flat(encode_metrics(batch, registry, limit))
+
+
+def test_cached_key_values_keep_types_and_signs_apart() -> None:
+    """KeyValues are memoised per (key, type, value): 1 and True, 0.0 and -0.0 hash alike but differ."""
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+    from receiver.export._otlp_fast import _key_values
+
+    def reference(key: str, value: AttrValue) -> bytes:
+        any_value = (
+            AnyValue(bool_value=value)
+            if isinstance(value, bool)
+            else AnyValue(int_value=value)
+            if isinstance(value, int)
+            else AnyValue(double_value=value)
+            if isinstance(value, float)
+            else AnyValue(string_value=value)
+        )
+        return (
+            b"\x0a"
+            + bytes([len(encoded := KeyValue(key=key, value=any_value).SerializeToString())])
+            + encoded
+        )
+
+    values: list[AttrValue] = [1, True, 0, False, 0.0, -0.0, 1.0, "1", -1]
+    for _ in range(2):  # the second round reads the memo
+        for value in values:
+            assert _key_values(0x0A, (("k", value),)) == reference("k", value), value
+    assert _key_values(0x0A, (("k", 1), ("j", True))) == reference("k", 1) + reference("j", True)

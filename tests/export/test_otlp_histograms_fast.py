@@ -3,18 +3,19 @@ request when nothing is split; the same points in the same order, within the lim
 
 import asyncio
 
+import pyarrow as pa
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 
-from receiver.batch import Batcher, SealedBatch
+from receiver.batch import Batcher, SealedBatch, histogram_points, merge_batches
 from receiver.config import BatchConfig
 from receiver.decode._cdr import decode_cdr_csv
 from receiver.export import encode_histograms
 from receiver.export._otlp_histograms_fast import FastHistogramsEncoder
 from receiver.mapping._cdr import map_cdr
-from receiver.signals import HistogramPoint, MappedReport, MetricSeries, SeriesRegistry
+from receiver.signals import HISTOGRAM_SCHEMA, HistogramPoint, MappedReport, MetricSeries, SeriesRegistry
 
 NO_LIMIT = 1 << 30
 
@@ -69,7 +70,8 @@ def _cdr_batch(registry: SeriesRegistry) -> SealedBatch:
 def test_cdr_histograms_encode_like_protobuf() -> None:
     registry = SeriesRegistry()
     batch = _cdr_batch(registry)
-    assert len(batch.histograms) == 2 * 14
+    assert batch.histogram_chunk is not None and batch.histogram_chunk.num_rows == 2 * 14
+    assert not batch.histograms  # the CDR mapper's points are columns
     [fast] = FastHistogramsEncoder(registry).encode(batch, NO_LIMIT)
     [slow] = encode_histograms(batch, registry, NO_LIMIT)
     assert ExportMetricsServiceRequest.FromString(fast) == ExportMetricsServiceRequest.FromString(slow)
@@ -83,6 +85,52 @@ def test_split_requests_keep_every_point_in_order_within_the_limit() -> None:
         payloads = FastHistogramsEncoder(registry).encode(batch, max_bytes)
         assert len(payloads) > 1 and all(len(payload) <= max_bytes for payload in payloads)
         assert _flat(payloads) == expected
+
+
+def _chunk(points: list[HistogramPoint]) -> pa.Table:
+    return pa.Table.from_pylist(
+        [
+            {
+                "series": p.series,
+                "time_ns": p.time_ns,
+                "start_ns": p.start_ns,
+                "count": p.count,
+                "sum": p.sum,
+                "bucket_counts": list(p.bucket_counts),
+            }
+            for p in points
+        ],
+        schema=HISTOGRAM_SCHEMA,
+    )
+
+
+def test_merged_batches_of_points_and_chunks_encode_like_protobuf() -> None:
+    """Points as objects and as chunks, several resources, merged batches (resources renumbered)."""
+    registry = SeriesRegistry()
+    one = _cdr_batch(registry)
+    sid = registry.intern(MetricSeries("other", "", "histogram", False, (("t", 1),), bounds=(1.0, 2.0)))
+    assert sid is not None
+    points = [HistogramPoint(sid, 9, 8, 3, 2.5, (1, 1, 1)), HistogramPoint(sid, 10, 9, 0, 0.0, (0, 0, 0))]
+    two = _batch(
+        [
+            MappedReport(resource=(("cdr.source", "b.csv"), ("service.name", "cdr")), histograms=points),
+            MappedReport(resource=(("device.id", "Z"),), histogram_chunk=_chunk(points[::-1])),
+        ]
+    )
+    loop = asyncio.new_event_loop()
+    merged = merge_batches([one, two], loop.create_future())
+    loop.close()
+    assert merged.histogram_chunk is not None and merged.histogram_chunk.num_rows == 2 * 14 + 2
+    assert (
+        len(histogram_points(merged)) == merged.point_count - merged.logs.num_rows - merged.metrics.num_rows
+    )
+    [fast] = FastHistogramsEncoder(registry).encode(merged, NO_LIMIT)
+    [slow] = encode_histograms(merged, registry, NO_LIMIT)
+    assert ExportMetricsServiceRequest.FromString(fast) == ExportMetricsServiceRequest.FromString(slow)
+    for max_bytes in (400, 2_000):
+        payloads = FastHistogramsEncoder(registry).encode(merged, max_bytes)
+        assert len(payloads) > 1 and all(len(payload) <= max_bytes for payload in payloads)
+        assert _flat(payloads) == _flat([slow])
 
 
 @st.composite
@@ -119,6 +167,9 @@ def _reports(draw: st.DrawFn) -> tuple[SeriesRegistry, list[MappedReport]]:
                     counts,
                 )
             )
+        if report.histograms and draw(st.booleans()):  # the same points as a histogram chunk
+            report.histogram_chunk = _chunk(report.histograms)
+            report.histograms = []
         reports.append(report)
     return registry, reports
 
@@ -132,7 +183,7 @@ def test_any_histograms_encode_like_protobuf(
     case: tuple[SeriesRegistry, list[MappedReport]], max_bytes: int
 ) -> None:
     registry, reports = case
-    assume(any(report.histograms for report in reports))
+    assume(any(report.point_count for report in reports))
     batch = _batch(reports)
     assert _parsed(FastHistogramsEncoder(registry).encode(batch, NO_LIMIT)) == _parsed(
         encode_histograms(batch, registry, NO_LIMIT)

@@ -140,6 +140,31 @@ def test_same_request_as_protobuf_for_entries_and_chunks_of_every_attribute_type
     assert len(records) == 4
 
 
+def test_fixed_width_columns_fused_encode_like_protobuf() -> None:
+    """Runs of parts of one width in every row are copied into one column before the join: constant
+    columns, strings of one length, ints of one varint width, empty strings, doubles, bools, next to
+    columns of varying width and columns with nulls (which are never fused)."""
+    rows = 5
+    columns = {
+        "const": pa.array(["same"] * rows),
+        "digits": pa.array(["31611111111", "31622222222", "31633333333", "31644444444", "31655555555"]),
+        "small": pa.array([1, 2, 3, 4, 5], pa.int64()),
+        "empty": pa.array([""] * rows),
+        "f": pa.array([0.5, -1.0, 2.0, 3.5, 1e300]),
+        "b": pa.array([True, False, True, True, False]),
+        "varying": pa.array(["a", "bb", "", "dddd", UNICODE]),
+        "wide": pa.array([1, 300, 2**40, -1, 7], pa.int64()),
+        "nulls": pa.array(["xx", None, "yy", "zz", None]),
+        "tail": pa.array(["t1", "t2", "t3", "t4", "t5"]),
+    }
+    chunk = log_chunk(pa.array(range(rows), pa.int64()), 99, "fused.body", columns)
+    report = MappedReport(resource=(("device.id", "A"),), log_chunk=chunk)
+    batch = _batch([report, MappedReport(resource=(("device.id", "B"),), log_chunk=chunk)])
+    assert _parsed(encode_logs_fast(batch, NO_LIMIT)) == _parsed(encode_logs(batch, NO_LIMIT))
+    for max_bytes in (200, 400, 1000):
+        assert _flat(encode_logs_fast(batch, max_bytes)) == _flat(encode_logs(batch, NO_LIMIT))
+
+
 def test_severities_outside_one_byte_encode_like_protobuf() -> None:
     report = MappedReport(resource=(("device.id", "A"),))
     report.logs = [

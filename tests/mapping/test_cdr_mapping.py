@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from receiver.decode._cdr import decode_cdr_csv
-from receiver.mapping._cdr import CALL_DURATION_BOUNDS, map_cdr
-from receiver.signals import LOG_ATTRIBUTE_PREFIX, MappedReport, SeriesRegistry
+from receiver.decode._cdr import CdrBatch, decode_cdr_csv
+from receiver.mapping._cdr import CALL_DURATION_BOUNDS, map_cdr, pseudonymise_cdr
+from receiver.signals import LOG_ATTRIBUTE_PREFIX, HistogramPoint, MappedReport, SeriesRegistry
 
 DATA = (
     b"msisdn,tower_id,up_bytes,down_bytes,data_type,ip_address,website_url,event_datetime\n"
@@ -91,7 +91,10 @@ def test_voice_durations_become_a_histogram_per_tower_and_call_type() -> None:
     report = map_cdr(
         decode_cdr_csv(VOICE, "voice"), registry, source="v.csv", source_digest="d", received_ns=1
     )
-    by_type = {dict(registry[h.series].attributes)["cdr.call_type"]: h for h in report.histograms}
+    assert report.histogram_chunk is not None and not report.histograms
+    points = [HistogramPoint(**row) for row in report.histogram_chunk.to_pylist()]
+    by_type = {dict(registry[h.series].attributes)["cdr.call_type"]: h for h in points}
+    assert len(points) == 2 and {h.start_ns for h in points} == {h.start_ns for h in points[:1]}
     voice = by_type["voice"]
     assert (voice.count, voice.sum) == (2, 103.0)
     assert voice.bucket_counts[0] == 1 and voice.bucket_counts[CALL_DURATION_BOUNDS.index(120.0)] == 1
@@ -109,3 +112,23 @@ def test_pseudonymisation_replaces_numbers_and_addresses_consistently() -> None:
     assert msisdn != "31611111111" and msisdn == _logs(two)[0]["attributes"]["cdr.msisdn"]
     assert msisdn != _logs(other)[0]["attributes"]["cdr.msisdn"]
     assert _logs(one)[0]["attributes"]["cdr.ip_address"] != "81.2.3.4"
+
+
+def test_a_file_pseudonymised_once_maps_like_each_chunk_pseudonymised() -> None:
+    """The CLI and the upload pseudonymise a whole file, then map chunks without a key."""
+    for body, kind in ((DATA, "data"), (VOICE, "voice")):
+        batch = decode_cdr_csv(body, kind)  # type: ignore[arg-type]
+        whole = pseudonymise_cdr(batch, b"k1")
+        for start in range(3):
+            chunk, done = (
+                CdrBatch(b.kind, b.table.slice(start, 1), b.line_numbers.slice(start, 1), [])
+                for b in (batch, whole)
+            )
+            keyed = map_cdr(
+                chunk, SeriesRegistry(), source="f", source_digest="x", received_ns=1, pseudonym_key=b"k1"
+            )
+            plain = map_cdr(done, SeriesRegistry(), source="f", source_digest="x", received_ns=1)
+            assert _logs(keyed) == _logs(plain)
+            assert plain.log_chunk is not None and keyed.log_chunk is not None
+            assert plain.log_chunk.schema == keyed.log_chunk.schema
+            assert _logs(plain)[0]["attributes"]["cdr.msisdn"] != batch.table.column("msisdn")[start].as_py()

@@ -3,7 +3,7 @@ import hmac
 import pyarrow as pa
 import pytest
 
-from receiver.mapping._pseudonymise import PSEUDONYM_HEX_CHARS, pseudonymise
+from receiver.mapping._pseudonymise import PSEUDONYM_HEX_CHARS, pseudonymise, pseudonymise_encoded
 
 KEY = b"test-key"
 
@@ -61,3 +61,17 @@ def test_empty_input_and_empty_key() -> None:
     assert pseudonymise(pa.array([], pa.string()), KEY).to_pylist() == []
     with pytest.raises(ValueError, match="key"):
         pseudonymise(pa.array(["a"]), b"")
+
+
+def test_encoded_form_has_the_same_pseudonyms_and_nulls() -> None:
+    for values in (
+        pa.array(["a", None, "b", "a"]),
+        pa.array(["a", None, "b", "a"]).dictionary_encode(),
+        pa.chunked_array([["a", None], ["b", "a"]]),
+    ):
+        out = pseudonymise_encoded(values, KEY)
+        assert pa.types.is_dictionary(out.type) and out.type.value_type == pa.string()
+        assert out.to_pylist() == [expected("a"), None, expected("b"), expected("a")]
+        assert len(out.dictionary) == 2  # each distinct value hashed once
+    with pytest.raises(ValueError):
+        pseudonymise_encoded(pa.array(["a"]), b"")

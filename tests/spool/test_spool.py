@@ -242,6 +242,51 @@ async def test_histograms_survive_a_replay(tmp_path: Path) -> None:
     await again.stop()
 
 
+async def test_histogram_chunks_survive_a_replay(tmp_path: Path) -> None:
+    """A histogram chunk (the CDR mapper's columns) is written as points and replays as points."""
+    import pyarrow as pa
+
+    from receiver.batch import histogram_points
+    from receiver.signals import HISTOGRAM_SCHEMA, HistogramPoint
+
+    registry, exporter = SeriesRegistry(), FakeExporter()
+    spool = await _spool(tmp_path, exporter, registry)
+    sid = registry.intern(MetricSeries("h", "s", "histogram", False, (), temporality="delta", bounds=(1.0,)))
+    assert sid is not None
+    chunk = pa.Table.from_pylist(
+        [
+            {"series": sid, "time_ns": 5, "start_ns": 1, "count": 2, "sum": 3.0, "bucket_counts": [1, 1]},
+            {
+                "series": sid,
+                "time_ns": 6,
+                "start_ns": 2,
+                "count": 2**64 - 1,
+                "sum": 0.5,
+                "bucket_counts": [0, 9],
+            },
+        ],
+        schema=HISTOGRAM_SCHEMA,
+    )
+    report = MappedReport(resource=(("device.id", "t"),), histogram_chunk=chunk)
+    batcher = Batcher(BatchConfig(max_points=2, max_age_s=60), spool.append)
+    await asyncio.wait_for(batcher.add(report), 2)
+    await spool.stop()
+    fresh, replayed = SeriesRegistry(), FakeExporter()
+    fresh.intern(MetricSeries("x", "", "gauge", False, ()))
+    again = await _spool(tmp_path, replayed, fresh)
+    await _settle()
+    [batch] = replayed.batches
+    points = histogram_points(batch)
+    assert [rid for rid, _ in points] == [0, 0]
+    assert {point.series for _, point in points} == {fresh.intern(registry[sid])}
+    assert [point for _, point in points] == [
+        HistogramPoint(points[0][1].series, 5, 1, 2, 3.0, (1, 1)),
+        HistogramPoint(points[0][1].series, 6, 2, 2**64 - 1, 0.5, (0, 9)),
+    ]
+    assert batch.point_count == 2
+    await again.stop()
+
+
 async def test_records_waiting_for_a_busy_exporter_leave_together_and_retry_together(tmp_path: Path) -> None:
     registry, exporter = SeriesRegistry(), FakeExporter()
     spool = Spool(
