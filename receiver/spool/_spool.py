@@ -329,10 +329,18 @@ class Spool:
         if not batches:
             return
         # A fresh future per attempt: the senders already had their answer when the record was durable.
-        attempt = merge_batches(batches, loop.create_future())
-        self._in_flight += 1
-        attempt.done.add_done_callback(functools.partial(self._exported, sent))
-        self._submit(attempt)
+        try:
+            attempts = [(merge_batches(batches, loop.create_future()), sent)]
+        except Exception:  # a bug merging must not stop the feeder: send the records one by one
+            log.exception("spool: could not merge %d records for export; sending them apart", len(sent))
+            attempts = [
+                (merge_batches([batch], loop.create_future()), [entry])
+                for entry, batch in zip(sent, batches, strict=True)
+            ]
+        for attempt, entries_in_it in attempts:
+            self._in_flight += 1
+            attempt.done.add_done_callback(functools.partial(self._exported, entries_in_it))
+            self._submit(attempt)
 
     def _exported(self, entries: list[_Entry], result: "asyncio.Future[None]") -> None:
         self._in_flight -= 1

@@ -365,3 +365,29 @@ async def test_bytes_on_disk_follows_writes_deletions_and_replay(tmp_path: Path)
     assert again.stats.replayed == 3
     assert again.bytes_on_disk == on_disk() > 0
     await again.stop()
+
+
+async def test_a_failed_merge_sends_the_records_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import receiver.spool._spool as spool_module
+
+    real_merge = spool_module.merge_batches
+
+    def merge(batches: list[SealedBatch], done: "asyncio.Future[None]") -> SealedBatch:
+        if len(batches) > 1:
+            raise RuntimeError("merge bug")
+        return real_merge(batches, done)
+
+    monkeypatch.setattr(spool_module, "merge_batches", merge)
+    registry, exporter = SeriesRegistry(), FakeExporter()
+    spool = await _spool(tmp_path, exporter, registry, export_linger_s=0.3)
+    batcher = Batcher(BatchConfig(max_points=2, max_age_s=60), spool.append)
+    for device in ("a", "b"):
+        await asyncio.wait_for(batcher.add(_report(registry, device, [1.0, 2.0])), 2)
+    await asyncio.sleep(0.4)
+    assert [dict(b.resources[0])["device.id"] for b in exporter.batches] == ["a", "b"]
+    exporter.ack_all()
+    await _settle()
+    assert spool.depth == 0
+    await spool.stop()
