@@ -327,6 +327,22 @@ def _plan(
     )
 
 
+class ResourceFields:
+    """The ``resource`` field of ResourceMetrics / ResourceLogs (field 1, a Resource of key/values),
+    cached per attribute set: the same devices report batch after batch."""
+
+    def __init__(self) -> None:
+        self._fields: dict[Attributes, bytes] = {}
+
+    def __call__(self, attributes: Attributes) -> bytes:
+        found = self._fields.get(attributes)
+        if found is None:
+            if len(self._fields) >= _MAX_CACHED_RESOURCES:
+                self._fields.clear()
+            found = self._fields[attributes] = _field(0x0A, _key_values(0x0A, attributes))
+        return found
+
+
 class FastMetricsEncoder:
     """Encodes the metric points of sealed batches for one ``SeriesRegistry``. Keep one per registry:
     the bytes of each series are built the first time it appears and reused for the life of the
@@ -344,7 +360,7 @@ class FastMetricsEncoder:
         self._trailers = _BytesPool()  # per descriptor: Sum temporality/monotonic fields, or none
         self._data_tags: list[int] = []  # per descriptor: the gauge or sum field tag
         self._scope_field = _field(0x0A, SCOPE.SerializeToString())  # ScopeMetrics.scope = 1
-        self._resources: dict[Attributes, bytes] = {}
+        self._resource_field = ResourceFields()
         self._invalid: dict[int, ValueError] = {}  # series ids whose attributes cannot be encoded
 
     def encode(self, batch: SealedBatch, max_bytes: int) -> list[bytes]:
@@ -428,15 +444,6 @@ class FastMetricsEncoder:
         view = memoryview(data)
         starts = ends[plan.metric_bounds[plan.resource_bounds[plan.request_bounds]]]
         return [bytes(view[a:b]) for a, b in itertools.pairwise(starts.tolist())]
-
-    def _resource_field(self, attributes: Attributes) -> bytes:
-        """ResourceMetrics.resource, cached: the same devices report batch after batch."""
-        found = self._resources.get(attributes)
-        if found is None:
-            if len(self._resources) >= _MAX_CACHED_RESOURCES:
-                self._resources.clear()
-            found = self._resources[attributes] = _field(0x0A, _key_values(0x0A, attributes))
-        return found
 
     def _cache_series(self, needed: int) -> None:
         """Encode the series ids not seen yet: once per series for the life of the process."""

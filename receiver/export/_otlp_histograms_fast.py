@@ -27,10 +27,11 @@ import pyarrow.compute as pc
 
 from ..batch import SealedBatch
 from ..batch._batch import HISTOGRAM_CHUNK_SCHEMA
-from ..signals import Attributes, MetricSeries, SeriesRegistry
+from ..signals import MetricSeries, SeriesRegistry
 from ._otlp_encode import SCOPE
 from ._otlp_fast import (
     I64,
+    ResourceFields,
     _binary_array,
     _BytesPool,
     _data_of,
@@ -63,7 +64,6 @@ _METRIC_TAG = 0x12  # ScopeMetrics.metrics = 2
 _RESOURCE_METRICS_TAG = 0x0A  # ExportMetricsServiceRequest.resource_metrics = 1
 _SCOPE_METRICS_TAG = 0x12  # ResourceMetrics.scope_metrics = 2
 _EMPTY = pa.scalar(b"", pa.large_binary())
-_MAX_CACHED_RESOURCES = 100_000
 
 
 class FastHistogramsEncoder:
@@ -81,7 +81,7 @@ class FastHistogramsEncoder:
         self._descriptor: list[int] = []  # per slot: the Metric header its series opens
         self._headers = _BytesPool()  # per descriptor: name, description, unit fields
         self._trailers = _BytesPool()  # per descriptor: the Histogram's temporality field
-        self._resources: dict[Attributes, bytes] = {}
+        self._resource_field = ResourceFields()
         self._scope_field = _field(0x0A, SCOPE.SerializeToString())  # ScopeMetrics.scope = 1
 
     def encode(self, batch: SealedBatch, max_bytes: int) -> list[bytes]:
@@ -205,14 +205,6 @@ class FastHistogramsEncoder:
             self._headers.extend([header])
             self._trailers.extend([trailer])
             found = self._descriptors[key] = len(self._descriptors)
-        return found
-
-    def _resource_field(self, attributes: Attributes) -> bytes:
-        found = self._resources.get(attributes)
-        if found is None:
-            if len(self._resources) >= _MAX_CACHED_RESOURCES:
-                self._resources.clear()
-            found = self._resources[attributes] = _field(0x0A, _key_values(0x0A, attributes))
         return found
 
 

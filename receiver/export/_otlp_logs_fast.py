@@ -38,10 +38,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..batch import SealedBatch
-from ..signals import LOG_ATTRIBUTE_PREFIX, Attributes, AttrValue
+from ..signals import LOG_ATTRIBUTE_PREFIX, AttrValue
 from ._otlp_encode import SCOPE
 from ._otlp_fast import (
     _MAX_LEN_VARINT,
+    ResourceFields,
     _binary_array,
     _data_of,
     _field,
@@ -73,7 +74,6 @@ _HEAD_DTYPE = np.dtype(
 )
 _EMPTY = pa.scalar(b"", pa.large_binary())
 _JOIN = pc.JoinOptions(null_handling="replace", null_replacement="")
-_MAX_CACHED_RESOURCES = 100_000
 _Part: TypeAlias = pa.Array | pa.Scalar
 
 
@@ -262,7 +262,7 @@ class FastLogsEncoder:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._resources: dict[Attributes, bytes] = {}
+        self._resource_field = ResourceFields()
         self._scope_field = _field(0x0A, SCOPE.SerializeToString())  # ScopeLogs.scope = 1
 
     def encode(self, batch: SealedBatch, max_bytes: int) -> list[bytes]:
@@ -376,15 +376,6 @@ class FastLogsEncoder:
                 parts += more
                 sizes += more_sizes
         return parts, sizes
-
-    def _resource_field(self, attributes: Attributes) -> bytes:
-        """ResourceLogs.resource, cached."""
-        found = self._resources.get(attributes)
-        if found is None:
-            if len(self._resources) >= _MAX_CACHED_RESOURCES:
-                self._resources.clear()
-            found = self._resources[attributes] = _field(0x0A, _key_values(0x0A, attributes))
-        return found
 
 
 _shared = FastLogsEncoder()
