@@ -2,17 +2,16 @@
 specification: same requests when nothing needs splitting, the same points in the same order when
 something does, and every request within the size limit."""
 
-import asyncio
 import math
 
 import pytest
+from _batches import sealed_batch as _batch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 
-from receiver.batch import Batcher, SealedBatch
-from receiver.config import BatchConfig
+from receiver.batch import SealedBatch
 from receiver.export import encode_metrics
 from receiver.export._otlp_encode import SCOPE
 from receiver.export._otlp_fast import FastMetricsEncoder, encode_metrics_fast
@@ -20,19 +19,6 @@ from receiver.signals import Attributes, AttrValue, LogEntry, MappedReport, Metr
 
 NO_LIMIT = 1 << 30
 LONG = "Device.X_VENDOR-COM_Ünïcødé.Ŝtats." + "Lóng" * 40  # > 127 bytes: multi-byte length varints
-
-
-async def _seal(reports: list[MappedReport]) -> SealedBatch:
-    sealed: list[SealedBatch] = []
-    batcher = Batcher(BatchConfig(max_points=10**9, max_age_s=60), sealed.append)
-    for report in reports:
-        batcher.add(report)
-    batcher.flush()
-    return sealed[0]
-
-
-def _batch(reports: list[MappedReport]) -> SealedBatch:
-    return asyncio.run(_seal(reports))
 
 
 def _canonical(payloads: list[bytes]) -> list[bytes]:

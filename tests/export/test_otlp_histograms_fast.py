@@ -4,13 +4,13 @@ request when nothing is split; the same points in the same order, within the lim
 import asyncio
 
 import pyarrow as pa
+from _batches import sealed_batch as _batch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 
-from receiver.batch import Batcher, SealedBatch, histogram_points, merge_batches
-from receiver.config import BatchConfig
+from receiver.batch import SealedBatch, histogram_points, merge_batches
 from receiver.decode._cdr import decode_cdr_csv
 from receiver.export import encode_histograms
 from receiver.export._otlp_histograms_fast import FastHistogramsEncoder
@@ -18,19 +18,6 @@ from receiver.mapping._cdr import map_cdr
 from receiver.signals import HISTOGRAM_SCHEMA, HistogramPoint, MappedReport, MetricSeries, SeriesRegistry
 
 NO_LIMIT = 1 << 30
-
-
-async def _seal(reports: list[MappedReport]) -> SealedBatch:
-    sealed: list[SealedBatch] = []
-    batcher = Batcher(BatchConfig(max_points=10**9, max_age_s=60, max_pending_points=10**9), sealed.append)
-    for report in reports:
-        batcher.add(report)
-    batcher.flush()
-    return sealed[0]
-
-
-def _batch(reports: list[MappedReport]) -> SealedBatch:
-    return asyncio.run(_seal(reports))
 
 
 def _parsed(payloads: list[bytes]) -> list[ExportMetricsServiceRequest]:

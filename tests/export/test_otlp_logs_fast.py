@@ -2,15 +2,12 @@
 specification: the same request when nothing needs splitting, the same records in the same order
 when something does, every request within the size limit; for LogEntry records and log chunks alike."""
 
-import asyncio
-
 import pyarrow as pa
+from _batches import sealed_batch as _batch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from receiver.batch import Batcher, SealedBatch
-from receiver.config import BatchConfig
 from receiver.decode._cdr import decode_cdr_csv
 from receiver.export import encode_logs
 from receiver.export._otlp_encode import SCOPE
@@ -20,19 +17,6 @@ from receiver.signals import AttrValue, LogEntry, MappedReport, SeriesRegistry, 
 
 NO_LIMIT = 1 << 30
 UNICODE = "Ünïcødé ✓ 漢字 \U0001f600"
-
-
-async def _seal(reports: list[MappedReport]) -> SealedBatch:
-    sealed: list[SealedBatch] = []
-    batcher = Batcher(BatchConfig(max_points=10**9, max_age_s=60, max_pending_points=10**9), sealed.append)
-    for report in reports:
-        batcher.add(report)
-    batcher.flush()
-    return sealed[0]
-
-
-def _batch(reports: list[MappedReport]) -> SealedBatch:
-    return asyncio.run(_seal(reports))
 
 
 def _parsed(payloads: list[bytes]) -> list[ExportLogsServiceRequest]:
