@@ -327,6 +327,49 @@ def _plan(
     )
 
 
+def _metric_prefixes(
+    plan: _Plan,
+    resource_fields: list[bytes],
+    scope_field: bytes,
+    headers: pa.LargeBinaryArray,
+    trailers: pa.LargeBinaryArray,
+    data_tags: npt.NDArray[np.uint8],
+) -> pa.LargeBinaryArray:
+    """Per Metric part, every byte it and its ResourceMetrics add before its first point.
+
+    Protobuf allows a message's fields in any order, so all the bytes a Metric or ResourceMetrics
+    adds around its points can precede its first point; a request is then one element-wise
+    concatenation over points of [this prefix or nothing] + the point."""
+    count = len(plan.resource_size)
+    resource_prefixes = pc.binary_join_element_wise(
+        _tagged_varints(np.full(count, _RESOURCE_METRICS_TAG, np.uint8), plan.resource_size),
+        pa.array(resource_fields, pa.large_binary()).take(pa.array(plan.resource_index)),
+        _tagged_varints(np.full(count, _SCOPE_METRICS_TAG, np.uint8), plan.scope_size),
+        pa.scalar(scope_field, pa.large_binary()),
+        _EMPTY,
+    )
+    descriptors = pa.array(plan.metric_descriptor)
+    metric_count = len(plan.metric_size)
+    return pc.binary_join_element_wise(
+        _spread(resource_prefixes, metric_count, plan.resource_bounds[:-1]),
+        _tagged_varints(np.full(metric_count, _METRIC_TAG, np.uint8), plan.metric_size),
+        headers.take(descriptors),
+        _tagged_varints(data_tags, plan.data_size),
+        trailers.take(descriptors),
+        _EMPTY,
+    )
+
+
+def _requests(encoded: pa.LargeBinaryArray, plan: _Plan) -> list[bytes]:
+    """The serialized requests: ``encoded`` (prefixes and points, in order) cut where ``plan`` says."""
+    data, ends = _data_of(encoded)
+    if int(ends[-1] - ends[0]) != int(plan.request_ends[-1]):
+        raise AssertionError("encoded size differs from the plan")  # a bug here, not bad input
+    view = memoryview(data)
+    starts = ends[plan.metric_bounds[plan.resource_bounds[plan.request_bounds]]]
+    return [bytes(view[a:b]) for a, b in itertools.pairwise(starts.tolist())]
+
+
 class ResourceFields:
     """The ``resource`` field of ResourceMetrics / ResourceLogs (field 1, a Resource of key/values),
     cached per attribute set: the same devices report batch after batch."""
@@ -398,26 +441,9 @@ class FastMetricsEncoder:
             scope_length=len(self._scope_field),
         )
 
-        # Protobuf allows a message's fields in any order, so every byte a Metric or ResourceMetrics
-        # adds around its points can be written before its first point. The whole request is then
-        # one element-wise concatenation over points: [prefix or nothing] + series head + time/value.
-        count = len(plan.resource_size)
-        resource_prefixes = pc.binary_join_element_wise(
-            _tagged_varints(np.full(count, _RESOURCE_METRICS_TAG, np.uint8), plan.resource_size),
-            pa.array(resource_fields, pa.large_binary()).take(pa.array(plan.resource_index)),
-            _tagged_varints(np.full(count, _SCOPE_METRICS_TAG, np.uint8), plan.scope_size),
-            pa.array([self._scope_field] * count, pa.large_binary()),
-            _EMPTY,
-        )
-        descriptors = pa.array(plan.metric_descriptor)
-        metric_count = len(plan.metric_size)
-        metric_prefixes = pc.binary_join_element_wise(
-            _spread(resource_prefixes, metric_count, plan.resource_bounds[:-1]),
-            _tagged_varints(np.full(metric_count, _METRIC_TAG, np.uint8), plan.metric_size),
-            headers.take(descriptors),
-            _tagged_varints(data_tags[plan.metric_descriptor], plan.data_size),
-            trailers.take(descriptors),
-            _EMPTY,
+        # Each point: [its Metric's prefix or nothing] + series head + time/value.
+        metric_prefixes = _metric_prefixes(
+            plan, resource_fields, self._scope_field, headers, trailers, data_tags[plan.metric_descriptor]
         )
         # The 18 bytes after each head, for all points at once: fixed64 time, then the value as
         # double or sfixed64 (both 8 bytes, so one column of raw bits).
@@ -438,12 +464,7 @@ class FastMetricsEncoder:
             _binary_array(tail_offsets, np.take(tails, order).view(np.uint8)),  # take: memcpy per record
             _EMPTY,
         )
-        data, ends = _data_of(points)
-        if int(ends[-1] - ends[0]) != int(plan.request_ends[-1]):
-            raise AssertionError("encoded size differs from the plan")  # a bug here, not bad input
-        view = memoryview(data)
-        starts = ends[plan.metric_bounds[plan.resource_bounds[plan.request_bounds]]]
-        return [bytes(view[a:b]) for a, b in itertools.pairwise(starts.tolist())]
+        return _requests(points, plan)
 
     def _cache_series(self, needed: int) -> None:
         """Encode the series ids not seen yet: once per series for the life of the process."""

@@ -18,7 +18,6 @@ resource (its header from the first point's series), points in arrival order. Sp
 Metric cut between requests repeats its Resource, scope and Metric header; only a point too large to
 fit alone makes a request exceed the limit."""
 
-import itertools
 import threading
 
 import numpy as np
@@ -34,11 +33,12 @@ from ._otlp_fast import (
     ResourceFields,
     _binary_array,
     _BytesPool,
-    _data_of,
     _field,
     _key_values,
+    _metric_prefixes,
     _offsets,
     _plan,
+    _requests,
     _spread,
     _tagged_varints,
     _varint,
@@ -60,9 +60,6 @@ _FIXED_DTYPE = np.dtype(
 _BUCKETS_TAG = 0x32  # bucket_counts = 6, packed fixed64
 _DATA_POINT_TAG = 0x0A  # Histogram.data_points = 1
 _HISTOGRAM_TAG = 0x4A  # Metric.histogram = 9
-_METRIC_TAG = 0x12  # ScopeMetrics.metrics = 2
-_RESOURCE_METRICS_TAG = 0x0A  # ExportMetricsServiceRequest.resource_metrics = 1
-_SCOPE_METRICS_TAG = 0x12  # ResourceMetrics.scope_metrics = 2
 _EMPTY = pa.scalar(b"", pa.large_binary())
 
 
@@ -141,33 +138,18 @@ class FastHistogramsEncoder:
             resource_lengths=np.array([len(field) for field in resource_fields], dtype=np.int64),
             scope_length=len(self._scope_field),
         )
-        count = len(plan.resource_size)
-        resource_prefixes = pc.binary_join_element_wise(
-            _tagged_varints(np.full(count, _RESOURCE_METRICS_TAG, np.uint8), plan.resource_size),
-            pa.array(resource_fields, pa.large_binary()).take(pa.array(plan.resource_index)),
-            _tagged_varints(np.full(count, _SCOPE_METRICS_TAG, np.uint8), plan.scope_size),
-            pa.scalar(self._scope_field, pa.large_binary()),
-            _EMPTY,
-        )
-        descriptors = pa.array(plan.metric_descriptor)
-        metric_count = len(plan.metric_size)
-        metric_prefixes = pc.binary_join_element_wise(
-            _spread(resource_prefixes, metric_count, plan.resource_bounds[:-1]),
-            _tagged_varints(np.full(metric_count, _METRIC_TAG, np.uint8), plan.metric_size),
-            headers.take(descriptors),
-            _tagged_varints(np.full(metric_count, _HISTOGRAM_TAG, np.uint8), plan.data_size),
-            trailers.take(descriptors),
-            _EMPTY,
+        metric_prefixes = _metric_prefixes(
+            plan,
+            resource_fields,
+            self._scope_field,
+            headers,
+            trailers,
+            np.full(len(plan.metric_size), _HISTOGRAM_TAG, np.uint8),
         )
         encoded = pc.binary_join_element_wise(
             _spread(metric_prefixes, len(order), plan.metric_bounds[:-1]), points, _EMPTY
         )
-        data, ends = _data_of(encoded)
-        if int(ends[-1] - ends[0]) != int(plan.request_ends[-1]):
-            raise AssertionError("encoded size differs from the plan")  # a bug here, not bad input
-        view = memoryview(data)
-        starts = ends[plan.metric_bounds[plan.resource_bounds[plan.request_bounds]]]
-        return [bytes(view[a:b]) for a, b in itertools.pairwise(starts.tolist())]
+        return _requests(encoded, plan)
 
     def _slots(self, series: I64) -> I64:
         """Per point, its series' index in the per-series pools; new series are encoded here, once."""
