@@ -118,7 +118,10 @@ def decode_per_row_fast(text: str, separator: str) -> ParameterColumns | None:
     offsets[2::2] = delimiters + (start + 1)
     view = pa.StringArray.from_buffers(2 * fields - 1, pa.py_buffer(offsets), pa.py_buffer(data))
     first_field = np.arange(0, 2 * fields, 2 * width, dtype=np.int32)
-    column = {key: view.take(pa.array(first_field + 2 * at)) for at, key in enumerate(keys) if key != "time"}
+    name_fields = first_field + 2 * keys.index("name")
+    if not (offsets[name_fields + 1] > offsets[name_fields]).all():
+        return None  # an empty name
+    column = {key: view.take(pa.array(first_field + 2 * at)) for at, key in enumerate(keys)}
     names = column["name"]
     # Some agents write "name, value": strip names (only) as the exact path does.
     # (delimiters - 1 wraps to the last byte for a leading delimiter, and the clip keeps a trailing
@@ -127,9 +130,8 @@ def decode_per_row_fast(text: str, separator: str) -> ParameterColumns | None:
     around = np.concatenate((body[delimiters - 1], body[after], body[[0, -1]]))
     if (around == _SPACE).any():
         names = pc.utf8_trim_whitespace(names)
-    name_fields = first_field + 2 * keys.index("name")
-    if not (offsets[name_fields + 1] > offsets[name_fields]).all():
-        return None  # an empty name
+        if not pc.all(pc.greater(pc.binary_length(names), 0)).as_py():
+            return None  # a name of spaces only
     types = column.get("type")
     if types is not None and not KNOWN_TYPES.issuperset(pc.unique(types).to_pylist()):
         # Also catches a value with an unquoted separator, which shifts the columns, and a repeated
@@ -139,9 +141,8 @@ def decode_per_row_fast(text: str, separator: str) -> ParameterColumns | None:
         return None  # retained reports with repeated headers: the exact path handles them
     times: np.ndarray | None = None
     reports = 1
-    if "time" in keys:
-        time_fields = first_field + 2 * keys.index("time")
-        raw_times = view.take(pa.array(time_fields)).dictionary_encode()
+    if "time" in column:
+        raw_times = column["time"].dictionary_encode()
         try:
             parsed = [parse_timestamp_ns(raw) for raw in raw_times.dictionary.to_pylist()]
         except DecodeError:

@@ -59,6 +59,7 @@ _HEADER = "ReportTimestamp,ParameterName,ParameterValue,ParameterType\n"
         "ParameterName,ParameterValue\nDevice.A,1\nDevice.B,x y\n",  # no type or time column
         "ParameterName,ParameterValue\nDevice.A,1\n\nDevice.B,2\n",  # a blank line
         _HEADER + "1700000000,Device.Ä,1,int\n1700000000,Device.B,ü,string\n",  # non-ASCII
+        _HEADER + "1700000000,  ,1,int\n",  # a name of spaces only
     ],
 )
 def test_fast_csv_path_on_edge_shapes_agrees_or_declines(text: str) -> None:
