@@ -144,7 +144,7 @@ def _parse_numbers(values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray
     try:
         ints = pc.cast(pc.if_else(is_bool, "0", values) if any_bool else values, pa.int64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return _parse_numbers_general(values)
+        return _parse_numbers_general(values, is_bool if any_bool else None)
     numbers = ints.to_numpy(zero_copy_only=False)
     if any_bool:
         truth = pc.is_in(values, value_set=_TRUE_TEXT).to_numpy(zero_copy_only=False)
@@ -159,15 +159,15 @@ def _parse_numbers(values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def _parse_numbers_general(
-    values: pa.Array,
+    values: pa.Array, is_bool: pa.BooleanArray | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Whole-array casts first (ints, then doubles), per value only when the array mixes in
-    something that is not a number. Blank values (empty CSV cells) carry no measurement: neither
-    parsed nor for the log."""
+    something that is not a number. ``is_bool``: which values are boolean text (None: none is).
+    Blank values (empty CSV cells) carry no measurement: neither parsed nor for the log."""
     count = len(values)
-    if pc.any(pc.is_in(values, value_set=_BOOLEAN_TEXT)).as_py():
+    if is_bool is not None:
         truth = pc.is_in(values, value_set=_TRUE_TEXT)
-        values = pc.if_else(pc.is_in(values, value_set=_BOOLEAN_TEXT), pc.if_else(truth, "1", "0"), values)
+        values = pc.if_else(is_bool, pc.if_else(truth, "1", "0"), values)
     empty = pc.equal(values, "")
     blank = empty.to_numpy(zero_copy_only=False)
     filled = pc.if_else(empty, "0", values)
