@@ -2,7 +2,7 @@
 
 import asyncio
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import orjson
@@ -221,10 +221,7 @@ def merge_batches(batches: list[SealedBatch], done: "asyncio.Future[None]") -> S
     """One batch holding the points of ``batches`` in order (resources deduplicated), settled by
     ``done``: the export side sends several durable batches in one request when it is behind."""
     if len(batches) == 1:
-        only = batches[0]
-        return SealedBatch(
-            only.seq, only.resources, only.metrics, only.logs, done, only.histograms, only.histogram_chunk
-        )
+        return replace(batches[0], done=done)
     resources: dict[Attributes, int] = {}
     metrics: list[pa.Table] = []
     logs: list[pa.Table] = []
