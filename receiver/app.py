@@ -43,9 +43,8 @@ class Pipeline:
         inputs and the adoption of orphaned spool directories belong to worker 0)."""
         self.worker = worker
         self._spool_base = Path(config.spool.directory)
-        if config.server.workers > 1:
-            own = worker_directory(self._spool_base, worker, config.server.workers)
-            config = replace(config, spool=replace(config.spool, directory=str(own)))
+        self._spool_own = worker_directory(self._spool_base, worker, config.server.workers)
+        config = replace(config, spool=replace(config.spool, directory=str(self._spool_own)))
         self.config = config
         self.metrics = ReceiverMetrics()
         self.registry = SeriesRegistry()
@@ -150,8 +149,7 @@ class Pipeline:
         await self.exporter.start()
         if self.spool is not None:
             if self.worker == 0:
-                own = worker_directory(self._spool_base, 0, self.config.server.workers)
-                adopt_orphans(self._spool_base, own, self.config.server.workers)
+                adopt_orphans(self._spool_base, self._spool_own, self.config.server.workers)
             await self.spool.start()
         if self.mqtt is not None:
             await self.mqtt.start()
