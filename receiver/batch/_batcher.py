@@ -1,5 +1,11 @@
 """Batcher: many reports -> one sealed batch, flushed by size or age, with bounded memory.
 
+Age: a batch is sealed when its most impatient content has waited its limit. HTTP reports wait at
+most ``max_age_s`` (their sender waits for the answer); an input that acknowledges by other means
+(MQTT: QoS 0 has no answer, QoS 1 is flow-controlled by Receive Maximum) may allow longer, so under
+its load batches are larger and the per-batch costs (seal, spool record, fsync, export) are paid
+less often.
+
 Every point accepted stays counted as *pending* until the export stage settles its batch, so the
 memory held between ingress and the collector is bounded by ``max_pending_points``."""
 
@@ -36,6 +42,7 @@ class Batcher:
         self._builder: BatchBuilder | None = None
         self._done: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._deadline = 0.0  # loop time at which the open batch is sealed by age
         self._seq = 0
         self._closed = False
         self.pending_points = 0
@@ -45,7 +52,7 @@ class Batcher:
         points = report.point_count
         if points == 0:
             return self._nothing_to_wait_for()
-        builder, future = self._open(points)
+        builder, future = self._open(points, self._config.max_age_s)
         builder.add(
             report.resource,
             report.metrics,
@@ -57,12 +64,13 @@ class Batcher:
         )
         return self._added(builder, points, future)
 
-    def add_points(self, block: ResourcePoints) -> "asyncio.Future[None]":
-        """``add`` for a ``MappedReport`` holding only these metric points, without building one."""
+    def add_points(self, block: ResourcePoints, max_age_s: float | None = None) -> "asyncio.Future[None]":
+        """``add`` for a ``MappedReport`` holding only these metric points, without building one.
+        ``max_age_s``: how long these points may wait for their batch (default: ``max_age_s``)."""
         points = len(block.series)
         if points == 0:
             return self._nothing_to_wait_for()
-        builder, future = self._open(points)
+        builder, future = self._open(points, self._config.max_age_s if max_age_s is None else max_age_s)
         builder.add_points(block)
         return self._added(builder, points, future)
 
@@ -73,8 +81,9 @@ class Batcher:
         done.set_result(None)
         return done
 
-    def _open(self, points: int) -> "tuple[BatchBuilder, asyncio.Future[None]]":
-        """The open batch, after checking that ``points`` more may enter it."""
+    def _open(self, points: int, max_age_s: float) -> "tuple[BatchBuilder, asyncio.Future[None]]":
+        """The open batch, after checking that ``points`` more may enter it; sealed by age no later
+        than ``max_age_s`` after it was opened."""
         if self._closed:
             raise BatcherClosed("receiver is shutting down")
         if self.pending_points + points > self._config.max_pending_points:
@@ -85,12 +94,19 @@ class Batcher:
             reason = self._admission()
             if reason is not None:
                 raise Overloaded(reason)
-        if self._builder is None or self._done is None:
+        builder = self._builder
+        if builder is None or self._done is None:
             loop = asyncio.get_running_loop()
-            self._builder = BatchBuilder(created=loop.time())
+            builder = self._builder = BatchBuilder(created=loop.time())
             self._done = loop.create_future()
-            self._timer = loop.call_later(self._config.max_age_s, self._seal_by_age, self._builder)
-        return self._builder, self._done
+            self._deadline = builder.created + max_age_s
+            self._timer = loop.call_at(self._deadline, self._seal_by_age, builder)
+        elif builder.created + max_age_s < self._deadline:  # more impatient than what is in it
+            if self._timer is not None:
+                self._timer.cancel()
+            self._deadline = builder.created + max_age_s
+            self._timer = asyncio.get_running_loop().call_at(self._deadline, self._seal_by_age, builder)
+        return builder, self._done
 
     def _added(
         self, builder: BatchBuilder, points: int, future: "asyncio.Future[None]"

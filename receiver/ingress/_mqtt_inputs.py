@@ -59,12 +59,13 @@ class MqttInputs:
         self._metrics = metrics
         self._registry = registry
         self._extra = extra or {}
+        self._batch_age_s = config.batch_max_age_s
         self.sessions = HostSessions(
             SparkplugSessionConfig(
                 reorder_timeout_ms=config.reorder_timeout_ms,
                 rebirth_min_interval_ms=config.rebirth_min_interval_ms,
             ),
-            shapes=True,
+            shapes=config.learn_shapes,
         )
         self._sparkplug = SparkplugMapper(registry)
         self._state_topic = state_topic(config.host_id)
@@ -128,7 +129,7 @@ class MqttInputs:
             return Later(self._handle(topic, payload))
         points = self._sparkplug.map_values(values, received_ns=time.time_ns())
         try:
-            return self._batcher.add_points(points)
+            return self._batcher.add_points(points, self._batch_age_s)
         except Overloaded:
             return Later(self._add_points_later(points))
 
@@ -136,7 +137,7 @@ class MqttInputs:
         while True:
             await asyncio.sleep(0.05)
             try:
-                return self._batcher.add_points(points)
+                return self._batcher.add_points(points, self._batch_age_s)
             except Overloaded:
                 pass
 
@@ -154,7 +155,7 @@ class MqttInputs:
                 points = self._sparkplug.map_values(values, received_ns=received_ns)
                 while True:
                     try:
-                        return self._batcher.add_points(points)
+                        return self._batcher.add_points(points, self._batch_age_s)
                     except Overloaded:
                         await asyncio.sleep(0.05)
             return await self._admit(

@@ -41,6 +41,32 @@ async def test_seals_by_age() -> None:
     assert len(sealed) == 1
 
 
+def _points(points: int) -> ResourcePoints:
+    report = _report("m", points)
+    m = report.metrics
+    return ResourcePoints(report.resource, m.series, m.times_ns, m.doubles, m.ints, m.is_int)
+
+
+async def test_points_allowed_to_wait_longer_keep_the_batch_open_until_more_impatient_ones_arrive() -> None:
+    sealed: list[SealedBatch] = []
+    batcher = Batcher(BatchConfig(max_points=1000, max_age_s=0.02), sealed.append)
+    loop = asyncio.get_running_loop()
+    opened = loop.time()
+    batcher.add_points(_points(2), max_age_s=0.3)
+    await asyncio.sleep(0.1)  # past the HTTP age, within its own
+    assert sealed == []
+    batcher.add(_report("a", 1))  # an HTTP report may wait only 20 ms from the batch's opening
+    await asyncio.sleep(0.01)
+    assert sealed  # its deadline (opened + 20 ms) has passed: sealed at once
+    assert loop.time() - opened < 0.3
+    assert sealed[0].metrics.num_rows == 3
+
+    batcher.add(_report("b", 1))
+    batcher.add_points(_points(1), max_age_s=0.3)  # a more patient addition does not delay it
+    await asyncio.sleep(0.1)
+    assert len(sealed) == 2 and sealed[1].metrics.num_rows == 2
+
+
 async def test_pending_points_are_bounded_and_released_on_acknowledgement() -> None:
     sealed: list[SealedBatch] = []
     batcher = Batcher(BatchConfig(max_points=4, max_age_s=60, max_pending_points=8), sealed.append)
