@@ -90,12 +90,13 @@ class Batcher:
             raise Overloaded(
                 f"{self.pending_points} points pending export, limit {self._config.max_pending_points}"
             )
-        if self._admission is not None:
-            reason = self._admission()
-            if reason is not None:
-                raise Overloaded(reason)
         builder = self._builder
         if builder is None or self._done is None:
+            # Asked once per batch, not per report: the sink may take at most one batch beyond it.
+            if self._admission is not None:
+                reason = self._admission()
+                if reason is not None:
+                    raise Overloaded(reason)
             loop = asyncio.get_running_loop()
             builder = self._builder = BatchBuilder(created=loop.time())
             self._done = loop.create_future()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from ._errors import SparkplugDecodeError
 
@@ -31,9 +32,11 @@ class MessageType(StrEnum):
 _EDGE_TYPES = {t.value: t for t in MessageType if t is not MessageType.STATE}
 
 
-@dataclass(frozen=True, slots=True)
-class EdgeNodeKey:
-    """The Edge Node Descriptor: group and edge node id together are unique in an infrastructure."""
+class EdgeNodeKey(NamedTuple):
+    """The Edge Node Descriptor: group and edge node id together are unique in an infrastructure.
+
+    A NamedTuple, not a dataclass: it is a dict key looked up per DATA message, and a tuple hashes
+    and compares in C (a dataclass's ``__hash__``/``__eq__`` are Python calls)."""
 
     group_id: str
     edge_node_id: str
