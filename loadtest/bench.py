@@ -92,6 +92,9 @@ def run(mode: str, args: argparse.Namespace) -> Figures:
             started_small = time.monotonic()
             saturated = closed_loop(receiver.url, small, args.reports * 4, args.concurrency, 10)
             half_rate = max(1.0, saturated.ok / (time.monotonic() - started_small) / 2)
+            # Steady state at half load: not while the saturated phase's backlog is still exported.
+            _wait_idle(receiver.process.pid)
+            _wait_idle(collector.process.pid)
             paced = open_loop(receiver.url, small[0], half_rate, args.latency_seconds)
             latencies = sorted(paced.latencies_s)
             rss = peak_rss_mb(receiver.process.pid)
