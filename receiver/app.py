@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from ._gc import GcFreezer
 from .batch import Batcher, SealedBatch
 from .config import ReceiverConfig
 from .export import OtlpGrpcExporter
@@ -38,9 +39,10 @@ log = logging.getLogger(__name__)
 class Pipeline:
     """The stages of one receiver process, built from config; owned by the app's lifespan."""
 
-    def __init__(self, config: ReceiverConfig, worker: int = 0) -> None:
+    def __init__(self, config: ReceiverConfig, worker: int = 0, gc_freezer: GcFreezer | None = None) -> None:
         """``worker``: this process's index among ``server.workers`` (its spool directory; the MQTT
-        inputs and the adoption of orphaned spool directories belong to worker 0)."""
+        inputs and the adoption of orphaned spool directories belong to worker 0). ``gc_freezer``:
+        given by the process entry point (``serve``), which owns the interpreter's collector."""
         self.worker = worker
         self._spool_base = Path(config.spool.directory)
         self._spool_own = worker_directory(self._spool_base, worker, config.server.workers)
@@ -73,6 +75,7 @@ class Pipeline:
         self.bulkdata = BulkDataEndpoint(config, self.mapper, self.batcher, self.metrics, self.guard)
         self.cdr = CdrUploadEndpoint(config, self.batcher, self.registry, self.metrics, self.guard)
         self.device_json = DeviceJsonEndpoint(config, self.batcher, self.registry, self.metrics, self.guard)
+        self.gc = gc_freezer
         self.healthy = True
         self.exporter.on_worker_died = self._worker_died
         self.mqtt: MqttInputs | None = None
@@ -153,8 +156,12 @@ class Pipeline:
             await self.spool.start()
         if self.mqtt is not None:
             await self.mqtt.start()
+        if self.gc is not None:
+            self.gc.start()  # last: what start-up made is long-lived
 
     async def stop(self) -> None:
+        if self.gc is not None:
+            await self.gc.stop()
         if self.mqtt is not None:
             await self.mqtt.stop()
         await self.batcher.stop()
@@ -163,8 +170,8 @@ class Pipeline:
         await self.exporter.stop()
 
 
-def create_app(config: ReceiverConfig, worker: int = 0) -> Starlette:
-    pipeline = Pipeline(config, worker)
+def create_app(config: ReceiverConfig, worker: int = 0, gc_freezer: GcFreezer | None = None) -> Starlette:
+    pipeline = Pipeline(config, worker, gc_freezer)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

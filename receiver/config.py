@@ -27,6 +27,9 @@ class ServerConfig:
     # Receiver processes sharing the port (SO_REUSEPORT), each with its own spool directory; the
     # MQTT inputs run in the first only. /metrics describes the process that answered the scrape.
     workers: int = 1
+    # Long-lived objects are moved out of the garbage collector's view this often (receiver/_gc.py):
+    # full collections of them paused the event loop ~50 ms every few seconds. 0: Python's default.
+    gc_freeze_interval_s: float = 10.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,7 +53,7 @@ class MappingConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class BatchConfig:
-    max_points: int = 8192
+    max_points: int = 16_384  # 8192 measured 5-8% more CPU per Sparkplug message (per-batch costs)
     max_age_s: float = 0.005  # a report waits at most this long for its batch (latency budget)
     # Points accepted but not yet acknowledged by the collector; beyond it ingress answers 503.
     max_pending_points: int = 1_000_000
@@ -192,6 +195,10 @@ class ReceiverConfig:
             if value <= 0:
                 problems.append(f"{key} must be > 0, got {value!r}")
 
+        if self.server.gc_freeze_interval_s < 0:
+            problems.append(
+                f"server.gc_freeze_interval_s must be >= 0, got {self.server.gc_freeze_interval_s!r}"
+            )
         if not 1 <= self.server.workers <= 64:
             problems.append(f"server.workers must be 1..64, got {self.server.workers!r}")
         if not 0 < self.server.port < 65536:
