@@ -140,7 +140,9 @@ class MqttInputs:
             except Overloaded:
                 pass
 
-    async def _handle(self, topic: str, payload: bytes) -> "Awaitable[None] | None":
+    async def _handle(
+        self, topic: str, payload: bytes, response_topic: str | None = None
+    ) -> "Awaitable[None] | None":
         received_ns = time.time_ns()
         if topic.startswith("spBv1.0/"):
             if topic == self._state_topic:
