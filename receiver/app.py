@@ -79,9 +79,19 @@ class Pipeline:
         self.healthy = True
         self.exporter.on_worker_died = self._worker_died
         self.mqtt: MqttInputs | None = None
+        self.usp: UspBulkDataInput | None = None
         if config.mqtt.broker is not None and worker == 0:
-            usp = UspBulkDataInput(self.mapper, fast_csv=config.mapping.fast_csv)
-            extra = {topic.rstrip("#").rstrip("/"): usp for topic in config.mqtt.usp_topics}
+            prefixes = [topic.rstrip("#").rstrip("/") for topic in config.mqtt.usp_topics]
+            self.usp = UspBulkDataInput(
+                self.mapper,
+                controller_id=config.mqtt.usp_endpoint_id,
+                reply_topic_template=config.mqtt.usp_reply_topic,
+                # Our "reply to" topic: an exact one under a USP subscription ("usp/bulkdata" for
+                # "usp/bulkdata/#"), when there is one.
+                own_topic=next((p for p in prefixes if p and "+" not in p), None),
+                fast_csv=config.mapping.fast_csv,
+            )
+            extra = dict.fromkeys(prefixes, self.usp)
             self.mqtt = MqttInputs(config.mqtt, self.registry, self.batcher, self.metrics, extra=extra)
         self._expose_counters()
 
@@ -139,6 +149,12 @@ class Pipeline:
                 "Rebirth NCMDs sent",
                 lambda: self.mqtt.rebirths_sent if self.mqtt else 0,
             )
+            mqtt, doc = self.mqtt, "USP NotifyResps for Notifies with send_resp"
+            add("receiver_usp_notify_responses", doc, lambda: mqtt.replies_sent, outcome="sent")
+            add("receiver_usp_notify_responses", doc, lambda: mqtt.replies_failed, outcome="publish_failed")
+            if self.usp is not None:
+                usp = self.usp
+                add("receiver_usp_notify_responses", doc, lambda: usp.unanswerable, outcome="no_reply_topic")
 
     def _submit(self, batch: SealedBatch) -> None:
         self.metrics.pending.set(self.batcher.pending_points)

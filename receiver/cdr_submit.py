@@ -13,6 +13,12 @@ from .mapping._cdr import map_cdr, pseudonymise_cdr
 from .signals import SeriesRegistry
 
 PSEUDONYM_KEY_ENV = "RECEIVER_CDR_PSEUDONYM_KEY"
+# Pseudonymising a file costs an HMAC per distinct value, in Python: ~0.1 s per million rows of a
+# typical file, more when most values are distinct. From this many rows it runs in a worker thread, so
+# the event loop keeps serving other requests (it gets the GIL back every switch interval instead of
+# after the whole file). Below it the work blocks the loop for at most ~2 ms (measured: 1.6 ms for
+# 1000 rows of distinct numbers and addresses) and the hand-over (~40 us) is not worth it.
+PSEUDONYMISE_IN_THREAD_ROWS = 1_000
 
 
 def pseudonym_key(key_file: str | None) -> bytes | None:
@@ -34,8 +40,11 @@ async def submit_in_chunks(
     wait_for_capacity_s: float,
 ) -> list["asyncio.Future[None]"]:
     """Map and hand a decoded file to the batcher chunk by chunk (bounded memory), in order."""
-    if key is not None:
-        batch = pseudonymise_cdr(batch, key)  # the whole file at once: each distinct value hashed once
+    if key is not None:  # the whole file at once: each distinct value hashed once
+        if batch.table.num_rows >= PSEUDONYMISE_IN_THREAD_ROWS:
+            batch = await asyncio.to_thread(pseudonymise_cdr, batch, key)
+        else:
+            batch = pseudonymise_cdr(batch, key)
     acks = []
     deadline = time.monotonic() + wait_for_capacity_s
     for start in range(0, max(batch.table.num_rows, 1), chunk_rows):

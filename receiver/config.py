@@ -3,6 +3,7 @@ then command-line flags, in that order. ``validate()`` reports every problem at 
 
 import dataclasses
 import os
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -14,6 +15,12 @@ import yaml
 
 ENV_PREFIX = "RECEIVER_"
 MiB = 1024 * 1024
+# TR-369 "Endpoint Identifier": authority-scheme ":" [authority-id] ":" instance-id, the instance-id of
+# unreserved or percent-encoded characters, at most 50 (R-ARC.5, R-ARC.6).
+_USP_ENDPOINT_ID = re.compile(
+    r"(?:oui|cid|pen|self|user|os|ops|uuid|imei|proto|doc|fqdn):[A-Za-z0-9._-]*:"
+    r"(?:[A-Za-z0-9._-]|%[0-9A-Fa-f]{2}){1,50}"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,6 +170,13 @@ class MqttConfig:
     sparkplug_groups: tuple[str, ...] = ("+",)  # subscribe spBv1.0/{group}/#; "+" means every group
     lwm2m_topics: tuple[str, ...] = ("lwm2m/#",)
     usp_topics: tuple[str, ...] = ("usp/bulkdata/#",)
+    # Our USP Endpoint ID, the from_id of the NotifyResp we send when a Push! Notify has send_resp set;
+    # default "self::{host_id}". Agents address their Records to it (Controller.{i}.EndpointID).
+    usp_controller_id: str | None = None
+    # Where to send that NotifyResp when the Agent named no "reply to" topic. TR-369 has it name one in
+    # every PUBLISH, and that comes first: the MQTT 5 Response Topic, or with MQTT 3.1.1 the end of the
+    # Topic Name after "/reply-to=" (R-MQTT.22 to .26). "{endpoint_id}" is the Agent's; empty: no answer.
+    usp_reply_topic: str | None = "usp/agent/{endpoint_id}"
     reorder_timeout_ms: int = 2000
     rebirth_min_interval_ms: int = 5000
     max_queued_messages: int = 10_000
@@ -172,6 +186,11 @@ class MqttConfig:
     # Read repeated Sparkplug DATA payloads by their learned byte layout (exact protobuf decoding
     # for anything else); off only to measure the baseline against it.
     learn_shapes: bool = True
+
+    @property
+    def usp_endpoint_id(self) -> str:
+        """``usp_controller_id``, or the default derived from ``host_id``."""
+        return self.usp_controller_id or f"self::{self.host_id}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -256,6 +275,8 @@ class ReceiverConfig:
         for key in ("reorder_timeout_ms", "rebirth_min_interval_ms"):
             if getattr(self.mqtt, key) < 0:
                 problems.append(f"mqtt.{key} must be >= 0, got {getattr(self.mqtt, key)!r}")
+        if self.mqtt.usp_topics:
+            problems.extend(_usp_problems(self.mqtt))
         if self.mqtt.max_queued_messages < 1:  # also the MQTT 5 Receive Maximum, which is >= 1
             problems.append(f"mqtt.max_queued_messages must be >= 1, got {self.mqtt.max_queued_messages!r}")
         for key in ("password_file", "ca_file"):
@@ -291,6 +312,30 @@ class ReceiverConfig:
         if self.mapping.rules_file is not None and not Path(self.mapping.rules_file).is_file():
             problems.append(f"mapping.rules_file: no such file {self.mapping.rules_file!r}")
         return problems
+
+
+def _usp_problems(mqtt: MqttConfig) -> list[str]:
+    problems: list[str] = []
+    if _USP_ENDPOINT_ID.fullmatch(mqtt.usp_endpoint_id) is None:
+        which = (
+            f"mqtt.usp_controller_id {mqtt.usp_controller_id!r}"
+            if mqtt.usp_controller_id
+            else f"the default mqtt.usp_controller_id {mqtt.usp_endpoint_id!r} (from mqtt.host_id)"
+        )
+        problems.append(
+            f"{which} is not a USP Endpoint ID: expected scheme:[authority]:instance, e.g. "
+            "'self::telemetry-receiver', the instance 1-50 of A-Z a-z 0-9 - . _ or %XX (TR-369 R-ARC.5)"
+        )
+    template = mqtt.usp_reply_topic
+    if template is not None:
+        rest = template.replace("{endpoint_id}", "")
+        bad = "{" in rest or "}" in rest or any(c in rest for c in "+#\0")
+        if bad or template.startswith(("$", "spBv1.0/")):
+            problems.append(
+                "mqtt.usp_reply_topic must be a topic name (no '+' or '#', not under '$' or 'spBv1.0/') "
+                f"whose only placeholder is {{endpoint_id}}, got {template!r}"
+            )
+    return problems
 
 
 class ConfigError(Exception):

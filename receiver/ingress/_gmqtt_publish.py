@@ -3,8 +3,11 @@
 gmqtt hands every PUBLISH to ``on_message``; for QoS 1 acknowledgements it must be a coroutine
 function, so gmqtt wraps each message in a Task: ~6 us per message, as much as the rest of the
 Sparkplug path (measured). This replaces the client's PUBLISH handler with one that parses the
-packet as gmqtt does and calls ``deliver(topic, payload, mid)`` synchronously, in arrival order;
-``mid`` is None for QoS 0. The caller sends the PUBACK itself with ``send_puback``.
+packet as gmqtt does and calls ``deliver(topic, payload, mid, response_topic)``
+synchronously, in arrival order; ``mid`` is None for QoS 0. The caller sends the PUBACK itself with
+``send_puback``. Of the MQTT 5 properties only the Response Topic is kept (None when absent): USP
+answers go there (TR-369 R-MQTT.26). Properties are parsed only when a packet has some, which
+Sparkplug packets do not.
 
 Each connection's packet splitter is replaced too (``_split``): gmqtt makes a Package object and
 goes through three calls, a debug log call and two clock reads per packet (~2 us, measured); ours
@@ -28,7 +31,7 @@ from gmqtt.mqtt.package import Package
 log = logging.getLogger(__name__)
 _PUBLISH = 0x30  # packet type in the high nibble
 
-Deliver = Callable[[str, bytes, int | None], None]
+Deliver = Callable[[str, bytes, int | None, str | None], None]
 SendPuback = Callable[[int, int], None]
 _NEEDED = (
     "_handle_publish_packet",
@@ -61,6 +64,7 @@ def install(client: Client, deliver: Deliver) -> SendPuback | None:
             mid = None
             at = topic_end
         raw_topic = raw[2:topic_end]
+        response_topic: str | None = None
         if handler._connection_state.protocol_version >= MQTTv50:
             if raw[at] == 0:  # no properties: the usual case
                 at += 1
@@ -75,6 +79,9 @@ def install(client: Client, deliver: Deliver) -> SendPuback | None:
                         handler._server_topics_aliases[alias[0]] = raw_topic
                     else:
                         raw_topic = handler._server_topics_aliases.get(alias[0], b"")
+                response = properties.get("response_topic")
+                if response:
+                    response_topic = response[0]
                 at = len(raw) - len(rest)
         try:
             topic = raw_topic.decode("utf-8")
@@ -83,7 +90,7 @@ def install(client: Client, deliver: Deliver) -> SendPuback | None:
         if not topic:  # no topic, an unknown alias or not UTF-8: gmqtt's own handling
             original(cmd, raw)
             return
-        deliver(topic, raw[at:], mid)
+        deliver(topic, raw[at:], mid, response_topic)
 
     handler._handle_publish_packet = handle_publish
     handler._handler_cache.pop(MQTTCommands.PUBLISH, None)

@@ -15,7 +15,7 @@ import functools
 import logging
 import ssl
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit
@@ -26,9 +26,10 @@ from ._gmqtt_publish import install as install_publish_path
 
 log = logging.getLogger(__name__)
 
-# The handler decodes and maps a message and admits its data to the pipeline (awaiting capacity);
-# it returns what to wait for before the message may be acknowledged (None: nothing).
-MessageHandler = Callable[[str, bytes], "Awaitable[Awaitable[None] | None]"]
+# The handler decodes and maps a message (topic, payload, MQTT 5 Response Topic or None) and admits
+# its data to the pipeline (awaiting capacity); it returns what to wait for before the message may be
+# acknowledged (None: nothing).
+MessageHandler = Callable[[str, bytes, str | None], "Awaitable[Awaitable[None] | None]"]
 
 
 class Later:
@@ -41,7 +42,8 @@ class Later:
         self.result = result
 
 
-# The same, called first when given: no coroutine per message for what it handles at once.
+# The same, called first when given: no coroutine per message for what it handles at once. Messages
+# with a Response Topic (USP) skip it: it has no use for one.
 SyncMessageHandler = Callable[[str, bytes], "Awaitable[None] | Later | None"]
 # What acknowledges a queued message: nothing (QoS 0), a PUBACK for this packet id, or the result
 # gmqtt's own on_message path waits for.
@@ -90,7 +92,7 @@ class MqttSession:
         self._max_queued = max_queued
         self._on_connected = on_connected
         self._on_disconnected = on_disconnected
-        self._queue: deque[tuple[str, bytes, _Ack]] = deque()
+        self._queue: deque[tuple[str, bytes, _Ack, str | None]] = deque()
         self._wake = asyncio.Event()
         self._stopping = False
         self._worker: asyncio.Task[None] | None = None
@@ -131,8 +133,17 @@ class MqttSession:
             self._client.connect(self._host, self._port, ssl=context, keepalive=self._keepalive_s), timeout_s
         )
 
-    def publish(self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False) -> None:
-        self._client.publish(topic, payload, qos=qos, retain=retain)
+    def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        qos: int = 0,
+        retain: bool = False,
+        properties: Mapping[str, object] | None = None,
+    ) -> None:
+        """``properties``: MQTT 5 PUBLISH properties by gmqtt's names (``content_type``, ...)."""
+        self._client.publish(topic, payload, qos=qos, retain=retain, **(properties or {}))
 
     async def stop(self, before_disconnect: Callable[[], None] | None = None) -> None:
         """Idempotent: finish queued messages, run ``before_disconnect`` (the host's offline
@@ -163,9 +174,9 @@ class MqttSession:
         if self._on_disconnected is not None:
             self._on_disconnected()
 
-    def _deliver(self, topic: str, payload: bytes, ack: _Ack) -> None:
+    def _deliver(self, topic: str, payload: bytes, ack: _Ack, response_topic: str | None) -> None:
         queue = self._queue
-        queue.append((topic, payload, ack))
+        queue.append((topic, payload, ack, response_topic))
         if len(queue) == 1:  # the worker may be waiting for work
             self._wake.set()
         if len(queue) >= self._max_queued:
@@ -175,7 +186,8 @@ class MqttSession:
         self, client: Client, topic: str, payload: bytes, qos: int, properties: dict[str, Any]
     ) -> int:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._deliver(topic, payload, done)
+        response_topic = properties.get("response_topic")
+        self._deliver(topic, payload, done, response_topic[0] if response_topic else None)
         try:
             await done
         except Exception:
@@ -191,12 +203,12 @@ class MqttSession:
                 wake.clear()
                 await wake.wait()
                 continue
-            topic, payload, ack = queue.popleft()
+            topic, payload, ack, response_topic = queue.popleft()
             if self._paused and len(queue) <= self._max_queued // 2:
                 self._resume()
             try:
-                if sync_handler is None:
-                    waiter = await handler(topic, payload)
+                if sync_handler is None or response_topic is not None:
+                    waiter = await handler(topic, payload, response_topic)
                 else:
                     answer = sync_handler(topic, payload)
                     waiter = await answer.result if isinstance(answer, Later) else answer

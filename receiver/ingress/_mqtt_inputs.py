@@ -3,10 +3,12 @@ MQTT, and USP bulk data Records. Routes each message to its decoder and mapping,
 the batcher, and owns the host's STATE birth and death."""
 
 import asyncio
+import functools
 import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from gmqtt import Message
@@ -36,8 +38,27 @@ from ._mqtt import Later, MqttSession, MqttSettings
 log = logging.getLogger(__name__)
 PASSWORD_ENV = "RECEIVER_MQTT_PASSWORD"
 _TICK_S = 0.1
-# Extra inputs (USP bulk data) plug in here: topic prefix -> (topic, payload, received_ns) -> reports.
-ExtraDecoder = Callable[[str, bytes, int], list[MappedReport]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reply:
+    """A message to publish once the data of the message it answers is acknowledged (e.g. a USP
+    NotifyResp). ``properties``: MQTT 5 PUBLISH properties by gmqtt's names, dropped on 3.1.1."""
+
+    topic: str
+    payload: bytes
+    properties: Mapping[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    reports: list[MappedReport]
+    reply: Reply | None = None  # published (QoS 1) only once every report is acknowledged
+
+
+# Extra inputs (USP bulk data) plug in here: topic prefix ->
+# (topic, payload, received_ns, MQTT 5 Response Topic or None) -> reports and perhaps a reply.
+ExtraDecoder = Callable[[str, bytes, int, str | None], Decoded]
 
 
 def _now_ms() -> int:
@@ -93,6 +114,8 @@ class MqttInputs:
         )
         self._ticker: asyncio.Task[None] | None = None
         self.rebirths_sent = 0
+        self.replies_sent = 0
+        self.replies_failed = 0  # the publish raised (e.g. disconnected): the sender asks again
 
     async def start(self) -> None:
         await self.session.start()
@@ -141,7 +164,9 @@ class MqttInputs:
             except Overloaded:
                 pass
 
-    async def _handle(self, topic: str, payload: bytes) -> "Awaitable[None] | None":
+    async def _handle(
+        self, topic: str, payload: bytes, response_topic: str | None = None
+    ) -> "Awaitable[None] | None":
         received_ns = time.time_ns()
         if topic.startswith("spBv1.0/"):
             if topic == self._state_topic:
@@ -166,8 +191,32 @@ class MqttInputs:
             return await self._admit([report])
         for prefix, decoder in self._extra.items():
             if topic.startswith(prefix):
-                return await self._admit(decoder(topic, payload, received_ns))
+                decoded = decoder(topic, payload, received_ns, response_topic)
+                waiter = await self._admit(decoded.reports)
+                if decoded.reply is None:
+                    return waiter
+                if waiter is None:  # no data to lose
+                    self._publish_reply(decoded.reply)
+                    return None
+                # A callback on the data's own future, not a task awaiting it: it runs whatever the
+                # session does with the waiter (nothing, for QoS 0).
+                acknowledged = asyncio.ensure_future(waiter)
+                acknowledged.add_done_callback(functools.partial(self._reply_if_acknowledged, decoded.reply))
+                return acknowledged
         raise DecodeError(f"no input for topic {topic!r}")
+
+    def _reply_if_acknowledged(self, reply: Reply, acknowledged: "asyncio.Future[None]") -> None:
+        if not acknowledged.cancelled() and acknowledged.exception() is None:
+            self._publish_reply(reply)
+
+    def _publish_reply(self, reply: Reply) -> None:
+        try:
+            self.session.publish(reply.topic, reply.payload, qos=1, properties=reply.properties)
+        except Exception as exc:
+            self.replies_failed += 1
+            log.debug("reply on %s not published: %s", reply.topic, exc)
+        else:
+            self.replies_sent += 1
 
     def _reports(self, actions: list[Action], received_ns: int) -> list[MappedReport]:
         reports = []

@@ -22,6 +22,7 @@ from ..decode.sparkplug import (
     EmitLifecycle,
     EmitMetrics,
     EmitValues,
+    LifecycleKind,
 )
 from ..signals import (
     Attributes,
@@ -35,6 +36,9 @@ from ..signals import (
 )
 
 SERVICE_SPARKPLUG = "sparkplug"
+# engUnits remembered at most (one per metric with a unit of each online node and device); beyond it
+# all are forgotten, and each node's units come back with its next birth.
+_MAX_UNITS = 1_000_000
 _NUMERIC = INTEGER_TYPES | FLOAT_TYPES | {DataType.Boolean}
 _NUMERIC_ARRAYS = frozenset(
     {
@@ -83,21 +87,26 @@ class SparkplugMapper:
     def __init__(self, registry: SeriesRegistry) -> None:
         self._registry = registry
         self._series: dict[tuple[str, str, object, bool, int], int | None] = {}
-        # engUnit travels in the BIRTH; DATA messages repeat only values, so the unit is remembered.
-        self._units: dict[tuple[EdgeNodeKey, str | None, str], str] = {}
+        # engUnit travels in the BIRTH; DATA messages repeat only values, so the unit is remembered:
+        # node -> device (None: the node's own metrics) -> metric name -> unit. A birth replaces its
+        # scope's units (an NBIRTH ends the node's device sessions too: they send DBIRTH again), a
+        # death drops them, so only online nodes and devices hold any.
+        self._units: dict[EdgeNodeKey, dict[str | None, dict[str, str]]] = {}
+        self._unit_count = 0
 
     def map_metrics(self, action: EmitMetrics, *, received_ns: int) -> MappedReport:
         report = MappedReport(resource=sparkplug_resource(action.node, action.device_id))
         default_ms = action.timestamp_ms
         text: dict[str, AttrValue] = {}
+        known = self._units.get(action.node, {}).get(action.device_id, {})
         birth = str(action.message_type) in ("NBIRTH", "DBIRTH")
+        born: dict[str, str] = {}
         for metric in action.metrics:
             unit = metric.properties.get("engUnit")
-            if birth and isinstance(unit, str):
-                self._units[(action.node, action.device_id, metric.name)] = unit
-            elif not isinstance(unit, str):
-                unit = self._units.get((action.node, action.device_id, metric.name), "")
-            assert isinstance(unit, str)
+            if not isinstance(unit, str):
+                unit = known.get(metric.name, "")  # a birth without one keeps what it had
+            if birth and unit:
+                born[metric.name] = unit
             ms = metric.timestamp_ms if metric.timestamp_ms is not None else default_ms
             time_ns = received_ns if ms is None else ms * 1_000_000
             if metric.is_null or metric.value is None:
@@ -110,6 +119,8 @@ class SparkplugMapper:
                         self._point(report, metric, unit, time_ns, item, index)
             else:
                 text[metric.name] = _text(metric.value)
+        if birth:
+            self._remember_units(action.node, action.device_id, born)
         if text:
             report.logs.append(
                 LogEntry(
@@ -157,11 +168,37 @@ class SparkplugMapper:
             mapping.resource, columns.series, columns.times_ns, columns.doubles, columns.ints, columns.is_int
         )
 
+    def _remember_units(self, node: EdgeNodeKey, device_id: str | None, units: dict[str, str]) -> None:
+        """The units of a birth replace the scope's; an NBIRTH forgets the node's devices' too."""
+        self._forget_units(node, device_id)
+        if self._unit_count + len(units) > _MAX_UNITS:
+            self._units.clear()
+            self._unit_count = 0
+        if units:
+            self._units.setdefault(node, {})[device_id] = units
+            self._unit_count += len(units)
+
+    def _forget_units(self, node: EdgeNodeKey, device_id: str | None) -> None:
+        """Forget the units of a device, or (``device_id`` None) of a node and all its devices."""
+        scopes = self._units.get(node)
+        if scopes is None:
+            return
+        if device_id is None:
+            del self._units[node]
+            self._unit_count -= sum(len(units) for units in scopes.values())
+            return
+        units = scopes.pop(device_id, None)
+        if units is not None:
+            self._unit_count -= len(units)
+            if not scopes:
+                del self._units[node]
+
     def _shape_mapping(self, action: EmitValues) -> "_ShapeMapping | None":
         shape = action.shape
         series: list[int] = []
+        known = self._units.get(action.node, {}).get(action.device_id, {})
         for name in shape.names:
-            unit = self._units.get((action.node, action.device_id, name), "")
+            unit = known.get(name, "")
             key = (name, unit, None, False, -1)
             series_id = self._series.get(key, -2)
             if series_id == -2:
@@ -173,6 +210,9 @@ class SparkplugMapper:
         return _ShapeMapping(sparkplug_resource(action.node, action.device_id), series)
 
     def map_lifecycle(self, action: EmitLifecycle, *, received_ns: int) -> MappedReport:
+        if action.kind in (LifecycleKind.NDEATH, LifecycleKind.DDEATH):
+            # Offline until its next birth, which brings the units again (DATA before it is not mapped).
+            self._forget_units(action.node, action.device_id)
         attrs = {f"sparkplug.{key}": _attr(value) for key, value in action.attrs.items() if value is not None}
         entry = LogEntry(
             time_ns=action.timestamp_ms * 1_000_000,

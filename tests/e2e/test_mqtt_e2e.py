@@ -16,6 +16,7 @@ from ._sink import LogRow, Point, wait_for
 from ._stack import Collector, Receiver, run_receiver
 
 HOST_ID = "e2e-host"
+USP_CONTROLLER_ID = "self::e2e-controller"
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +33,7 @@ def mqtt_receiver(
         "RECEIVER_MQTT__HOST_ID": HOST_ID,
         "RECEIVER_MQTT__REORDER_TIMEOUT_MS": "300",
         "RECEIVER_MQTT__REBIRTH_MIN_INTERVAL_MS": "0",
+        "RECEIVER_MQTT__USP_CONTROLLER_ID": USP_CONTROLLER_ID,
     }
     with run_receiver(
         tmp_path_factory.mktemp("mqtt-receiver"),
@@ -230,3 +232,28 @@ async def test_usp_bulk_data_record_maps_like_http_bulk_data(
     assert point.time_ns == 1700000000 * 10**9
     assert point.resource == {"device.id": eid, "usp.endpoint_id": eid, "service.name": "usp-bulkdata"}
     assert logs[0].attributes == {"Device.DeviceInfo.SoftwareVersion": "7.2.1"}
+
+
+async def test_usp_notify_with_send_resp_is_answered_on_the_agents_response_topic(
+    broker: Broker, mqtt_receiver: Receiver, collector: Collector
+) -> None:
+    from loadtest.usp_agent import build_push_record
+    from receiver.decode.usp._pb import usp_msg_pb2 as msg_pb
+    from receiver.decode.usp._pb import usp_record_pb2 as record_pb
+
+    eid = f"os::00256D-{uuid.uuid4().hex[:8]}"
+    reply_to = f"usp/agent/{eid}/e2e"
+    agent, answers = await _subscribe(broker, reply_to)
+    report = {"Report": [{"CollectionTime": 1700000000, "Device.WiFi.Radio.1.Stats.Noise": -88}]}
+    record = build_push_record(
+        eid, USP_CONTROLLER_ID, report, msg_id="e2e-push", subscription_id="e2e-sub", send_resp=True
+    )
+    agent.publish("usp/bulkdata/agent", record, qos=1, response_topic=reply_to)
+    topic, payload, _ = await asyncio.wait_for(answers.get(), 10)
+    await agent.disconnect()
+    answer = record_pb.Record.FromString(payload)
+    msg = msg_pb.Msg.FromString(answer.no_session_context.payload)
+    assert (topic, answer.from_id, answer.to_id) == (reply_to, USP_CONTROLLER_ID, eid)
+    assert (msg.header.msg_id, msg.body.response.notify_resp.subscription_id) == ("e2e-push", "e2e-sub")
+    [point] = _sink(collector, eid, 1)[0]
+    assert point.value == -88

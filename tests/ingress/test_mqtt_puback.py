@@ -63,7 +63,9 @@ async def test_qos1_message_is_acknowledged_only_after_its_data_is_durable(
             return None
         return batcher.add_points(ResourcePoints((("device.id", "d"),), [series], [1], [1.0], [0], [0]))
 
-    async def handle_async(topic: str, payload: bytes) -> "asyncio.Future[None] | None":
+    async def handle_async(
+        topic: str, payload: bytes, response_topic: str | None
+    ) -> "asyncio.Future[None] | None":
         return handle(topic, payload)
 
     session = MqttSession(
