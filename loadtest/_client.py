@@ -9,7 +9,10 @@ a status line, headers, and a Content-Length body (no chunked responses)."""
 
 import asyncio
 import collections
+import contextlib
+import gc
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import uvloop
@@ -116,12 +119,15 @@ async def _open_loop(host: str, port: int, request: bytes, rate: float, seconds:
         results.statuses[status] = results.statuses.get(status, 0) + 1
         idle.append(connection)
 
-    tasks = []
+    running: set[asyncio.Task[None]] = set()
     begin = time.perf_counter()
     for n in range(int(rate * seconds)):
         await asyncio.sleep(max(0.0, begin + n / rate - time.perf_counter()))
-        tasks.append(asyncio.create_task(one()))
-    await asyncio.gather(*tasks)
+        task = asyncio.create_task(one())
+        running.add(task)
+        task.add_done_callback(running.discard)
+    while running:
+        await asyncio.gather(*running)
     for connection in opened:
         connection.close()
     return results
@@ -129,12 +135,27 @@ async def _open_loop(host: str, port: int, request: bytes, rate: float, seconds:
 
 def closed_loop(url: str, requests: list[bytes], count: int, concurrency: int, seconds: float) -> Results:
     host, port = _host_port(url)
-    return uvloop.run(_closed_loop(host, port, requests, count, concurrency, seconds))
+    with _no_collector_pauses():
+        return uvloop.run(_closed_loop(host, port, requests, count, concurrency, seconds))
 
 
 def open_loop(url: str, request: bytes, rate: float, seconds: float) -> Results:
     host, port = _host_port(url)
-    return uvloop.run(_open_loop(host, port, request, rate, seconds))
+    with _no_collector_pauses():
+        return uvloop.run(_open_loop(host, port, request, rate, seconds))
+
+
+@contextlib.contextmanager
+def _no_collector_pauses() -> Iterator[None]:
+    """The load generator's own garbage-collector pauses (tens of ms here as its result lists grow)
+    would be measured as the receiver's latency: collect once, then only reference counting while
+    the load runs (it frees everything these loops make)."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _host_port(url: str) -> tuple[str, int]:

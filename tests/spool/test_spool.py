@@ -4,6 +4,8 @@ acknowledgement, replayed after a restart, tolerant of torn tails, bounded in si
 import asyncio
 import errno
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -87,6 +89,33 @@ async def test_answer_waits_for_fsync_then_exports_and_deletes_after_ack(tmp_pat
     remaining = sorted(p.name for p in tmp_path.glob("segment-*.spool"))
     assert "segment-000000000001.spool" not in remaining
     await spool.stop()
+
+
+async def test_acknowledged_segments_are_deleted_off_the_event_loop_and_stop_waits_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deleted_by: dict[str, str] = {}
+    unlink = Path.unlink
+
+    def recording_unlink(path: Path, missing_ok: bool = False) -> None:
+        time.sleep(0.05)  # a slow file system: the event loop must not wait for this
+        deleted_by[path.name] = threading.current_thread().name
+        unlink(path, missing_ok)
+
+    registry, exporter = SeriesRegistry(), FakeExporter()
+    spool = await _spool(tmp_path, exporter, registry, segment_bytes=1)
+    monkeypatch.setattr(Path, "unlink", recording_unlink)
+    batcher = Batcher(BatchConfig(max_points=2, max_age_s=60), spool.append)
+    await asyncio.wait_for(batcher.add(_report(registry, "a", [1.5, 2.5])), 2)
+    await _settle()
+    exporter.ack_all()
+    await _settle()
+    batcher.add(_report(registry, "b", [3.5, 4.5]))  # rotates past the acknowledged segment
+    await asyncio.sleep(0)
+    await spool.stop()  # returns once the deletion finished
+    assert deleted_by["segment-000000000001.spool"] != threading.main_thread().name
+    assert deleted_by["segment-000000000001.acks"] != threading.main_thread().name
+    assert not (tmp_path / "segment-000000000001.spool").exists()
 
 
 async def test_restart_replays_unacknowledged_batches_with_their_series(tmp_path: Path) -> None:
