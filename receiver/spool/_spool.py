@@ -101,6 +101,7 @@ class Spool:
         self._closed = False
         self._last_number = 0
         self._deleting: set[asyncio.Future[None]] = set()
+        self._fsync_s = 0.0  # recent fsync duration (moving average): where the next one runs
         self._lock: IO[str]
         self.stats = SpoolStats()
         self._bytes = 0
@@ -215,7 +216,11 @@ class Spool:
         error: OSError | None = None
         if self._config.fsync and self._fd >= 0:
             try:
-                await asyncio.to_thread(os.fsync, self._fd)
+                if self._fsync_s < self._config.fsync_inline_max_s:
+                    took = _timed_fsync(self._fd)
+                else:
+                    took = await asyncio.to_thread(_timed_fsync, self._fd)
+                self._fsync_s += (took - self._fsync_s) * 0.2
             except OSError as exc:
                 error = exc
         for done in waiting:
@@ -449,6 +454,12 @@ class Spool:
         if segment.unacked:
             log.info("spool: replaying %d records from %s", segment.unacked, path.name)
         self._maybe_delete(segment)
+
+
+def _timed_fsync(fd: int) -> float:
+    started = time.perf_counter()
+    os.fsync(fd)
+    return time.perf_counter() - started
 
 
 def _unlink(paths: tuple[Path, ...]) -> None:

@@ -42,7 +42,7 @@ async def test_qos1_message_is_acknowledged_only_after_its_data_is_durable(
     fsyncs_started = threading.Event()
     real_fsync = os.fsync
 
-    def held_fsync(fd: int) -> None:  # the spool runs it in a thread: blocking is fine
+    def held_fsync(fd: int) -> None:  # the spool runs it in a thread (below): blocking is fine
         fsyncs_started.set()
         assert fsync_allowed.wait(30)
         real_fsync(fd)
@@ -52,7 +52,9 @@ async def test_qos1_message_is_acknowledged_only_after_its_data_is_durable(
     series = registry.intern(MetricSeries("m", "", "gauge", False, ()))
     assert series is not None
     exported: list[SealedBatch] = []
-    spool = Spool(SpoolConfig(directory=str(tmp_path / "spool")), registry, exported.append)
+    spool = Spool(
+        SpoolConfig(directory=str(tmp_path / "spool"), fsync_inline_max_s=0), registry, exported.append
+    )
     await spool.start()
     batcher = Batcher(BatchConfig(), spool.append, admission=spool.full_reason)
     seen: list[str] = []

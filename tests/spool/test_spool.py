@@ -118,6 +118,39 @@ async def test_acknowledged_segments_are_deleted_off_the_event_loop_and_stop_wai
     assert not (tmp_path / "segment-000000000001.spool").exists()
 
 
+async def test_a_quick_fsync_runs_on_the_event_loop_and_a_slow_disk_moves_it_to_a_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced_by: list[str] = []
+    real_fsync = os.fsync
+    slow = False
+
+    def fsync(fd: int) -> None:
+        synced_by.append(threading.current_thread().name)
+        if slow:
+            time.sleep(0.02)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    registry, exporter = SeriesRegistry(), FakeExporter()
+    spool = await _spool(tmp_path, exporter, registry, fsync_inline_max_s=0.005)
+    batcher = Batcher(BatchConfig(max_points=1, max_age_s=60), spool.append)
+    main = threading.main_thread().name
+    await asyncio.wait_for(batcher.add(_report(registry, "a", [1.5])), 2)
+    assert synced_by == [main]
+    slow = True
+    for value in (2.5, 3.5):  # the slow syncs still run on the loop until the average shows them
+        await asyncio.wait_for(batcher.add(_report(registry, "a", [value])), 2)
+    assert synced_by == [main] * 3
+    slow = False
+    await asyncio.wait_for(batcher.add(_report(registry, "a", [4.5])), 2)
+    assert synced_by[-1] != main  # a recent average above 5 ms: in a thread
+    for value in range(12):  # quick again: the average decays and the loop takes it back
+        await asyncio.wait_for(batcher.add(_report(registry, "a", [float(value)])), 2)
+    assert synced_by[-1] == main
+    await spool.stop()
+
+
 async def test_restart_replays_unacknowledged_batches_with_their_series(tmp_path: Path) -> None:
     registry, exporter = SeriesRegistry(), FakeExporter()
     spool = await _spool(tmp_path, exporter, registry)
