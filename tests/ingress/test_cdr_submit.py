@@ -104,3 +104,38 @@ async def test_a_pseudonymisation_error_reaches_the_caller_either_way(
     monkeypatch.setattr(cdr_submit, "PSEUDONYMISE_IN_THREAD_ROWS", in_thread_from)
     with pytest.raises(ValueError, match="key must not be empty"):
         await _submit(decode_cdr_csv(DATA, "data"), b"")
+
+
+async def test_other_tasks_run_between_the_chunks_of_a_file() -> None:
+    ticks = 0
+    ticks_at_add: list[int] = []
+
+    async def other_request() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    class _Watching(_Batcher):
+        def add(self, report: MappedReport) -> "asyncio.Future[None]":
+            ticks_at_add.append(ticks)
+            return super().add(report)
+
+    batch = decode_cdr_csv(DATA, "data")
+    other = asyncio.create_task(other_request())
+    await asyncio.sleep(0)
+    try:
+        await submit_in_chunks(
+            batch,
+            _Watching(),  # type: ignore[arg-type]
+            SeriesRegistry(),
+            source="f",
+            digest="d",
+            chunk_rows=2,
+            key=None,
+            wait_for_capacity_s=1.0,
+        )
+    finally:
+        other.cancel()
+    assert len(ticks_at_add) == 3  # 5 rows in chunks of 2
+    assert ticks_at_add[0] < ticks_at_add[1] < ticks_at_add[2]  # the other task ran in between
