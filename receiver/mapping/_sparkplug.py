@@ -86,7 +86,7 @@ class _ShapeMapping:
 class SparkplugMapper:
     def __init__(self, registry: SeriesRegistry) -> None:
         self._registry = registry
-        self._series: dict[tuple[str, str, object, bool, int], int | None] = {}
+        self._series: dict[tuple[str, str, object, bool, int], int] = {}  # refusals are not kept
         # engUnit travels in the BIRTH; DATA messages repeat only values, so the unit is remembered:
         # node -> device (None: the node's own metrics) -> metric name -> unit. A birth replaces its
         # scope's units (an NBIRTH ends the node's device sessions too: they send DBIRTH again), a
@@ -200,12 +200,12 @@ class SparkplugMapper:
         for name in shape.names:
             unit = known.get(name, "")
             key = (name, unit, None, False, -1)
-            series_id = self._series.get(key, -2)
-            if series_id == -2:
+            series_id = self._series.get(key)
+            if series_id is None:
                 series_id = self._registry.intern(MetricSeries(name, unit, "gauge", False, ()))
+                if series_id is None:  # refused: asked again next time, so the cache stays bounded
+                    return None
                 self._series[key] = series_id
-            if series_id is None or series_id < 0:
-                return None
             series.append(series_id)
         return _ShapeMapping(sparkplug_resource(action.node, action.device_id), series)
 
@@ -235,8 +235,8 @@ class SparkplugMapper:
     ) -> None:
         quality = metric.properties.get("Quality")
         key = (metric.name, unit, quality, metric.is_transient, index)
-        series_id = self._series.get(key, -2)
-        if series_id == -2:
+        series_id = self._series.get(key)
+        if series_id is None:
             attrs: list[tuple[str, AttrValue]] = []
             if quality is not None:
                 attrs.append(("sparkplug.quality", _attr(quality)))
@@ -247,9 +247,9 @@ class SparkplugMapper:
             series_id = self._registry.intern(
                 MetricSeries(metric.name, key[1], "gauge", False, tuple(sorted(attrs)))
             )
+            if series_id is None:  # refused (registry full): as in _shape_mapping
+                return
             self._series[key] = series_id
-        if series_id is None or series_id < 0:
-            return
         report.metrics.append(series_id, time_ns, int(value) if isinstance(value, bool) else value)
 
 

@@ -92,3 +92,13 @@ def test_units_beyond_the_cap_are_forgotten_and_the_new_birth_kept(monkeypatch: 
     _emit(mapper, MessageType.NBIRTH, _metric("d", "Hz"), node=EdgeNodeKey("G", "N3"))
     assert mapper._units == {EdgeNodeKey("G", "N3"): {None: {"d": "Hz"}}}
     assert mapper._unit_count == 1
+
+
+def test_series_the_registry_refuses_are_not_remembered() -> None:
+    registry = SeriesRegistry(max_series=1)
+    mapper = SparkplugMapper(registry)
+    _emit(mapper, MessageType.NBIRTH, _metric("kept"))
+    for n in range(50):  # a fleet inventing metric names once the registry is full
+        assert _emit(mapper, MessageType.NDATA, _metric(f"new{n}")) == {}
+    assert len(mapper._series) == 1
+    assert _emit(mapper, MessageType.NDATA, _metric("kept")) == {"kept": ""}
