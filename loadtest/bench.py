@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loadtest._client import closed_loop, open_loop, request_bytes
+from loadtest._table import print_comparison
 from loadtest.bench_bulkdata import BENCH_CONFIG, cpu_seconds, csv_report
 from receiver.devstack import REPO, run_collector, run_receiver
 
@@ -218,18 +219,11 @@ def main() -> None:
         ("peak RSS of the receiver (MB)", "{:.0f}", "peak_rss_mb", "< 300"),
         ("reports not answered 204 (all phases)", "{:.0f}", "refused", ""),
     ]
-    print(
-        f"\nBulk Data, {args.params}-parameter CSV reports, {args.concurrency} concurrent senders, "
-        "one receiver process"
+    print_comparison(
+        f"Bulk Data, {args.params}-parameter CSV reports, {args.concurrency} concurrent senders, "
+        "one receiver process",
+        [(name, fmt, getattr(base, attr), getattr(fast, attr), target) for name, fmt, attr, target in rows],
     )
-    print(
-        f"| {'figure':<50} | {'baseline':>12} | {'fast path':>12} | {'fast/baseline':>13} | {'target':>8} |"
-    )
-    print(f"|{'-' * 52}|{'-' * 14}|{'-' * 14}|{'-' * 15}|{'-' * 10}|")
-    for name, fmt, attr, target in rows:
-        b, f = getattr(base, attr), getattr(fast, attr)
-        ratio = f"{f / b:.2f}x" if b else "n/a"
-        print(f"| {name:<50} | {fmt.format(b):>12} | {fmt.format(f):>12} | {ratio:>13} | {target:>8} |")
     plain, gzipped = wire_bytes_per_point(args.params)
     print(
         f"\nOn the wire: OTLP {plain:.1f} bytes per datapoint, OTLP+gzip {gzipped:.1f} (64 devices per "

@@ -17,6 +17,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from loadtest._table import print_comparison
 from loadtest.bench_bulkdata import BENCH_CONFIG, cpu_seconds
 from loadtest.sparkplug_sim import run_load
 from receiver.devstack import run_collector, run_mosquitto, run_receiver
@@ -113,19 +114,12 @@ def main() -> None:
         ("DDATA handled by the receiver", lambda f: f.handled, "{:,.0f}", ""),
         ("points acknowledged by the collector", lambda f: f.exported, "{:,.0f}", ""),
     ]
-    print(
-        f"\nSparkplug B: {args.nodes} nodes x {args.devices} devices, {args.metrics} metrics per DDATA, "
+    print_comparison(
+        f"Sparkplug B: {args.nodes} nodes x {args.devices} devices, {args.metrics} metrics per DDATA, "
         f"{args.messages} DDATA offered at {args.rate:,.0f}/s (baseline: {args.baseline_rate:,.0f}/s), "
-        "one receiver process"
+        "one receiver process",
+        [(name, fmt, figure(base), figure(fast), target) for name, figure, fmt, target in rows],
     )
-    print(
-        f"| {'figure':<38} | {'baseline':>12} | {'fast path':>12} | {'fast/baseline':>13} | {'target':>6} |"
-    )
-    print(f"|{'-' * 40}|{'-' * 14}|{'-' * 14}|{'-' * 15}|{'-' * 8}|")
-    for name, figure, fmt, target in rows:
-        b, f = figure(base), figure(fast)
-        ratio = f"{f / b:.2f}x" if b else "n/a"
-        print(f"| {name:<38} | {fmt.format(b):>12} | {fmt.format(f):>12} | {ratio:>13} | {target:>6} |")
 
 
 if __name__ == "__main__":

@@ -8,31 +8,18 @@ without waiting for time to pass: the broker handles one connection's packets in
 import asyncio
 import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _until import until
 from gmqtt import Client
 
 from receiver.batch import Batcher, SealedBatch
 from receiver.config import BatchConfig, SpoolConfig
-from receiver.devstack import Broker, run_mosquitto
+from receiver.devstack import Broker
 from receiver.ingress._mqtt import MqttSession, MqttSettings
 from receiver.signals import MetricSeries, ResourcePoints, SeriesRegistry
 from receiver.spool import Spool
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    with run_mosquitto(tmp_path / "broker") as running:
-        yield running
-
-
-async def _until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 async def test_qos1_message_is_acknowledged_only_after_its_data_is_durable(
@@ -85,18 +72,18 @@ async def test_qos1_message_is_acknowledged_only_after_its_data_is_durable(
         for _ in range(3):
             publisher.publish("t/data", b"x", qos=1)
         publisher.publish("t/probe", b"", qos=0)
-        await _until(lambda: "t/probe" in seen)
-        await _until(fsyncs_started.is_set)
+        await until(lambda: "t/probe" in seen)
+        await until(fsyncs_started.is_set)
         # A PUBACK sent before now would reach the broker before this probe of our own connection,
         # and the broker would deliver the third message before the probe comes back.
         session.publish("t/probe-own", b"", qos=0)
-        await _until(lambda: "t/probe-own" in seen)
+        await until(lambda: "t/probe-own" in seen)
         assert seen.count("t/data") == 2
         assert not exported  # nothing durable yet, so nothing went on to export
 
         fsync_allowed.set()
-        await _until(lambda: seen.count("t/data") == 3)
-        await _until(lambda: bool(exported))  # durable, then exported (after the spool's linger)
+        await until(lambda: seen.count("t/data") == 3)
+        await until(lambda: bool(exported))  # durable, then exported (after the spool's linger)
     finally:
         fsync_allowed.set()
         await publisher.disconnect()

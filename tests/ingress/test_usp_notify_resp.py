@@ -8,12 +8,12 @@ messages in order, so an answer published before the probe reaches the Agent bef
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
+from _until import until
 from gmqtt import Client
 from gmqtt.mqtt.constants import MQTTv311
 
@@ -22,7 +22,7 @@ from receiver.batch import Batcher, SealedBatch
 from receiver.config import BatchConfig, MqttConfig, ReceiverConfig
 from receiver.decode.usp._pb import usp_msg_pb2 as msg_pb
 from receiver.decode.usp._pb import usp_record_pb2 as record_pb
-from receiver.devstack import Broker, run_mosquitto
+from receiver.devstack import Broker
 from receiver.ingress import MqttInputs, UspBulkDataInput
 from receiver.ingress._usp_mqtt import reply_topic
 from receiver.mapping import BulkDataMapper, load_tr181_table
@@ -31,19 +31,6 @@ from receiver.telemetry import ReceiverMetrics
 
 CONTROLLER = "self::test-controller"
 REPORT = {"Report": [{"CollectionTime": 1700000000, "Device.WiFi.Radio.1.Stats.Noise": -90}]}
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    with run_mosquitto(tmp_path / "broker") as running:
-        yield running
-
-
-async def _until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 @dataclass
@@ -55,7 +42,7 @@ class Receiver:
         """Returns once everything the receiver published so far has reached ``agent``."""
         tag = uuid.uuid4().hex
         self.inputs.session.publish(f"probe/{tag}", b"", qos=0)
-        await _until(lambda: any(topic == f"probe/{tag}" for topic, _, _ in agent.received))
+        await until(lambda: any(topic == f"probe/{tag}" for topic, _, _ in agent.received))
 
 
 @dataclass
@@ -141,12 +128,12 @@ async def test_notify_with_send_resp_is_answered_once_and_only_after_its_data_is
     agent = await connect_agent()
     reply_to = f"usp/agent/{agent.endpoint_id}/from-controller"
     agent.push("push-1", send_resp=True, response_topic=reply_to)
-    await _until(lambda: len(receiver.sealed) == 1)
+    await until(lambda: len(receiver.sealed) == 1)
     await receiver.probe(agent)
     assert agent.answers() == []  # the data reached the sink but nobody acknowledged it yet
 
     receiver.sealed[0].done.set_result(None)
-    await _until(lambda: len(agent.answers()) == 1)
+    await until(lambda: len(agent.answers()) == 1)
     [(topic, record, msg, properties)] = agent.answers()
     assert topic == reply_to
     assert (record.from_id, record.to_id) == (CONTROLLER, agent.endpoint_id)
@@ -170,11 +157,11 @@ async def test_notify_without_send_resp_is_not_answered(
     reply_to = f"usp/agent/{agent.endpoint_id}"
     agent.push("quiet", send_resp=False, response_topic=reply_to)
     agent.push("loud", send_resp=True, response_topic=reply_to)
-    await _until(lambda: len(receiver.sealed) >= 1)
-    await _until(lambda: sum(b.point_count for b in receiver.sealed) == 2)
+    await until(lambda: len(receiver.sealed) >= 1)
+    await until(lambda: sum(b.point_count for b in receiver.sealed) == 2)
     for batch in receiver.sealed:
         batch.done.set_result(None)
-    await _until(lambda: len(agent.answers()) >= 1)
+    await until(lambda: len(agent.answers()) >= 1)
     await receiver.probe(agent)
     assert [msg.header.msg_id for _, _, msg, _ in agent.answers()] == ["loud"]
 
@@ -185,12 +172,12 @@ async def test_notify_whose_data_is_refused_is_not_answered(
     agent = await connect_agent()
     reply_to = f"usp/agent/{agent.endpoint_id}"
     agent.push("refused", send_resp=True, response_topic=reply_to)
-    await _until(lambda: len(receiver.sealed) == 1)
+    await until(lambda: len(receiver.sealed) == 1)
     receiver.sealed[0].done.set_exception(RuntimeError("the collector refused the batch"))
     agent.push("taken", send_resp=True, response_topic=reply_to)
-    await _until(lambda: len(receiver.sealed) == 2)
+    await until(lambda: len(receiver.sealed) == 2)
     receiver.sealed[1].done.set_result(None)
-    await _until(lambda: len(agent.answers()) >= 1)
+    await until(lambda: len(agent.answers()) >= 1)
     await receiver.probe(agent)
     assert [msg.header.msg_id for _, _, msg, _ in agent.answers()] == ["taken"]
 
@@ -201,9 +188,9 @@ async def test_mqtt311_agent_is_answered_on_the_reply_to_in_its_topic_name(
     agent = await connect_agent(MQTTv311)
     reply_to = f"usp/agent/{agent.endpoint_id}/in"
     agent.push("v311", send_resp=True, topic="usp/bulkdata/reply-to=" + reply_to.replace("/", "%2F"))
-    await _until(lambda: len(receiver.sealed) == 1)
+    await until(lambda: len(receiver.sealed) == 1)
     receiver.sealed[0].done.set_result(None)
-    await _until(lambda: len(agent.answers()) == 1)
+    await until(lambda: len(agent.answers()) == 1)
     [(topic, _, msg, _)] = agent.answers()
     assert (topic, msg.header.msg_id) == (reply_to, "v311")
 
@@ -213,9 +200,9 @@ async def test_agent_naming_no_reply_topic_is_answered_on_the_configured_templat
 ) -> None:
     agent = await connect_agent(MQTTv311)
     agent.push("guess", send_resp=True)
-    await _until(lambda: len(receiver.sealed) == 1)
+    await until(lambda: len(receiver.sealed) == 1)
     receiver.sealed[0].done.set_result(None)
-    await _until(lambda: len(agent.answers()) == 1)
+    await until(lambda: len(agent.answers()) == 1)
     [(topic, _, msg, _)] = agent.answers()
     assert (topic, msg.header.msg_id) == (f"usp/agent/{agent.endpoint_id}", "guess")
 
