@@ -228,7 +228,7 @@ def main() -> None:
     print(
         f"\nOn the wire: OTLP {plain:.1f} bytes per datapoint, OTLP+gzip {gzipped:.1f} (64 devices per "
         "request). OTAP: not measured - the collector's otelarrow receiver cannot be built from the "
-        "Go module proxy reachable here (see README), so there is no OTAP endpoint to send to."
+        "Go module proxy reachable here (README, 'The collector'), so there is no OTAP endpoint to send to."
     )
 
 
