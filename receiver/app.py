@@ -29,6 +29,7 @@ from .ingress import (
     UspBulkDataInput,
 )
 from .mapping import BulkDataMapper, load_rules, load_tr181_table
+from .self_telemetry import SelfTelemetry
 from .signals import SeriesRegistry
 from .spool import Spool, adopt_orphans, worker_directory
 from .telemetry import ReceiverMetrics
@@ -39,10 +40,11 @@ log = logging.getLogger(__name__)
 class Pipeline:
     """The stages of one receiver process, built from config; owned by the app's lifespan."""
 
-    def __init__(self, config: ReceiverConfig, worker: int = 0, gc_freezer: GcFreezer | None = None) -> None:
+    def __init__(self, config: ReceiverConfig, worker: int = 0, *, own_process: bool = False) -> None:
         """``worker``: this process's index among ``server.workers`` (its spool directory; the MQTT
-        inputs and the adoption of orphaned spool directories belong to worker 0). ``gc_freezer``:
-        given by the process entry point (``serve``), which owns the interpreter's collector."""
+        inputs and the adoption of orphaned spool directories belong to worker 0). ``own_process``:
+        the process runs only this pipeline (``serve``), so it also tunes the interpreter's garbage
+        collector and pushes its own telemetry to the collector; not in tests that embed the app."""
         self.worker = worker
         self._spool_base = Path(config.spool.directory)
         self._spool_own = worker_directory(self._spool_base, worker, config.server.workers)
@@ -75,7 +77,6 @@ class Pipeline:
         self.bulkdata = BulkDataEndpoint(config, self.mapper, self.batcher, self.metrics, self.guard)
         self.cdr = CdrUploadEndpoint(config, self.batcher, self.registry, self.metrics, self.guard)
         self.device_json = DeviceJsonEndpoint(config, self.batcher, self.registry, self.metrics, self.guard)
-        self.gc = gc_freezer
         self.healthy = True
         self.exporter.on_worker_died = self._worker_died
         self.mqtt: MqttInputs | None = None
@@ -94,9 +95,24 @@ class Pipeline:
             extra = dict.fromkeys(prefixes, self.usp)
             self.mqtt = MqttInputs(config.mqtt, self.registry, self.batcher, self.metrics, extra=extra)
         self._expose_counters()
+        self.gc: GcFreezer | None = None
+        self.self_telemetry: SelfTelemetry | None = None
+        if own_process:
+            self.gc = GcFreezer(config.server.gc_freeze_interval_s)
+            if config.telemetry.push_interval_s > 0:  # after _expose_counters: it pushes what they add
+                self.self_telemetry = SelfTelemetry(
+                    self.metrics.registry,
+                    config.export,
+                    interval_s=config.telemetry.push_interval_s,
+                    worker=worker,
+                )
 
     def _expose_counters(self) -> None:
         stats, add = self.exporter.stats, self.metrics.counter_source
+        batcher, received = self.batcher, "receiver_datapoints_received"
+        accepted = "Metric points and log records accepted (all inputs)"
+        add(received, accepted, lambda: batcher.accepted_metric_points, signal="metrics")
+        add(received, accepted, lambda: batcher.accepted_log_records, signal="logs")
         add("receiver_export_requests", "OTLP export calls", lambda: stats.requests)
         add("receiver_export_retries", "OTLP export retries", lambda: stats.retries)
         add(
@@ -172,12 +188,16 @@ class Pipeline:
             await self.spool.start()
         if self.mqtt is not None:
             await self.mqtt.start()
+        if self.self_telemetry is not None:
+            self.self_telemetry.start()
         if self.gc is not None:
             self.gc.start()  # last: what start-up made is long-lived
 
     async def stop(self) -> None:
         if self.gc is not None:
             await self.gc.stop()
+        if self.self_telemetry is not None:
+            await self.self_telemetry.stop()
         if self.mqtt is not None:
             await self.mqtt.stop()
         await self.batcher.stop()
@@ -186,8 +206,8 @@ class Pipeline:
         await self.exporter.stop()
 
 
-def create_app(config: ReceiverConfig, worker: int = 0, gc_freezer: GcFreezer | None = None) -> Starlette:
-    pipeline = Pipeline(config, worker, gc_freezer)
+def create_app(config: ReceiverConfig, worker: int = 0, *, own_process: bool = False) -> Starlette:
+    pipeline = Pipeline(config, worker, own_process=own_process)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

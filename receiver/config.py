@@ -199,6 +199,14 @@ class MqttConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TelemetryConfig:
+    """The receiver's own metrics (also on /metrics), pushed through the OpenTelemetry SDK to the
+    collector at ``export.endpoint`` with the same TLS settings."""
+
+    push_interval_s: float = 30.0  # 0: /metrics only
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReceiverConfig:
     server: ServerConfig = field(default_factory=ServerConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
@@ -211,6 +219,7 @@ class ReceiverConfig:
     auth: AuthConfig = field(default_factory=AuthConfig)
     inputs: InputsConfig = field(default_factory=InputsConfig)
     tls: TlsConfig = field(default_factory=TlsConfig)
+    telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
 
     def validate(self) -> list[str]:
         problems: list[str] = []
@@ -219,6 +228,8 @@ class ReceiverConfig:
             if value <= 0:
                 problems.append(f"{key} must be > 0, got {value!r}")
 
+        if self.telemetry.push_interval_s < 0:
+            problems.append(f"telemetry.push_interval_s must be >= 0, got {self.telemetry.push_interval_s!r}")
         if self.server.gc_freeze_interval_s < 0:
             problems.append(
                 f"server.gc_freeze_interval_s must be >= 0, got {self.server.gc_freeze_interval_s!r}"

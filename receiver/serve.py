@@ -27,12 +27,11 @@ def serve(config: ReceiverConfig, log_level: str) -> int:
 def _serve_worker(config: ReceiverConfig, log_level: str, worker: int) -> int:
     import uvicorn
 
-    from ._gc import GcFreezer
     from .app import create_app
     from .ingress import LenientHttpToolsProtocol
 
     try:
-        app = create_app(config, worker, GcFreezer(config.server.gc_freeze_interval_s))
+        app = create_app(config, worker, own_process=True)
     except (RulesError, OSError, ValueError) as exc:
         print(f"python -m receiver: invalid configuration:\n  {exc}", file=sys.stderr)
         return 2

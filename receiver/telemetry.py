@@ -35,12 +35,6 @@ class ReceiverMetrics:
             ["input", "status"],
             registry=self.registry,
         )
-        self.points_in = Counter(
-            "receiver_datapoints_received",
-            "Metric points and log records accepted",
-            ["signal"],
-            registry=self.registry,
-        )
         self.points_dropped = Counter(
             "receiver_datapoints_dropped",
             "Values not forwarded, by reason",

@@ -46,6 +46,9 @@ class Batcher:
         self._seq = 0
         self._closed = False
         self.pending_points = 0
+        # Accepted from every input since start (read by /metrics and the self-telemetry).
+        self.accepted_metric_points = 0
+        self.accepted_log_records = 0
 
     def add(self, report: MappedReport) -> "asyncio.Future[None]":
         """Queue a report; the future settles when the collector acknowledged (or we gave up on) it."""
@@ -62,6 +65,9 @@ class Batcher:
             log_chunk=report.log_chunk,
             histogram_chunk=report.histogram_chunk,
         )
+        logs = len(report.logs) + (0 if report.log_chunk is None else report.log_chunk.num_rows)
+        self.accepted_log_records += logs
+        self.accepted_metric_points += points - logs
         return self._added(builder, points, future)
 
     def add_points(self, block: ResourcePoints, max_age_s: float | None = None) -> "asyncio.Future[None]":
@@ -72,6 +78,7 @@ class Batcher:
             return self._nothing_to_wait_for()
         builder, future = self._open(points, self._config.max_age_s if max_age_s is None else max_age_s)
         builder.add_points(block)
+        self.accepted_metric_points += points
         return self._added(builder, points, future)
 
     def _nothing_to_wait_for(self) -> "asyncio.Future[None]":

@@ -106,7 +106,10 @@ class OtlpGrpcExporter:
             )
         else:
             self._channel = grpc.aio.secure_channel(
-                self._config.endpoint, _credentials(self._config), options=options, compression=compression
+                self._config.endpoint,
+                channel_credentials(self._config),
+                options=options,
+                compression=compression,
             )
         self._send_metrics = self._channel.unary_unary(
             METRICS_METHOD,
@@ -221,7 +224,7 @@ class OtlpGrpcExporter:
                     await asyncio.wait_for(self._stopping.wait(), timeout=backoff)
 
 
-def _credentials(config: ExportConfig) -> grpc.ChannelCredentials:
+def channel_credentials(config: ExportConfig) -> grpc.ChannelCredentials:
     """TLS to the collector: a private CA and, for mTLS, a client certificate, all from files."""
 
     def read(path: str | None) -> bytes | None:

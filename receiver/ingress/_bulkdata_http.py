@@ -91,8 +91,6 @@ class BulkDataEndpoint:
             return self._unavailable(f"over capacity: {exc}")
         except BatcherClosed as exc:
             return self._unavailable(str(exc))
-        self._metrics.points_in.labels("metrics").inc(len(report.metrics))
-        self._metrics.points_in.labels("logs").inc(len(report.logs))
         try:
             # shield: a CPE that hangs up must not cancel the batch shared with other reports.
             await asyncio.shield(acked)
