@@ -1,9 +1,10 @@
 """The receiver's own telemetry pushed to the collector through the OpenTelemetry SDK (DESIGN,
 "Self-observability"), so it lands in ADX beside the devices' data; ``/metrics`` serves the same.
 
-One source of truth: the Prometheus registry behind ``/metrics``. Every ``interval_s`` the event loop
-takes a snapshot of it (the components' counters are read where they are written, never from
-another thread), and the SDK's observable instruments report that snapshot when its reader exports.
+One source of truth: the Prometheus registry behind ``/metrics``. The event loop takes a snapshot of
+it every few seconds (the components' counters are read where they are written, never from another
+thread), and the SDK's observable instruments report the latest one when its reader exports, every
+``interval_s``.
 The hot path never touches the SDK. Counters stay cumulative counters, gauges gauges; a histogram
 becomes its ``_count``, ``_sum`` and ``_bucket`` counters (``le`` attribute), as Prometheus shows it."""
 
@@ -26,6 +27,7 @@ from .export import channel_credentials
 log = logging.getLogger(__name__)
 SERVICE_NAME = "telemetry-receiver"
 _SHUTDOWN_TIMEOUT_MS = 3000  # the last export at stop; a collector that is down must not hold the exit
+_SNAPSHOT_EVERY_S = 5.0  # at most this stale when exported (a snapshot costs ~0.1 ms)
 # sample name -> its value and attributes, from one snapshot of the registry
 _Snapshot = dict[str, list[tuple[float, dict[str, str]]]]
 
@@ -104,5 +106,5 @@ class SelfTelemetry:
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(self._interval_s)
+            await asyncio.sleep(min(self._interval_s, _SNAPSHOT_EVERY_S))
             self.take_snapshot()
