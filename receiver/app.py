@@ -86,6 +86,7 @@ class Pipeline:
             self.usp = UspBulkDataInput(
                 self.mapper,
                 controller_id=config.mqtt.usp_endpoint_id,
+                only_addressed_to_us=config.mqtt.usp_controller_id is not None,
                 reply_topic_template=config.mqtt.usp_reply_topic,
                 # Our "reply to" topic: an exact one under a USP subscription ("usp/bulkdata" for
                 # "usp/bulkdata/#"), when there is one.
@@ -171,6 +172,11 @@ class Pipeline:
             if self.usp is not None:
                 usp = self.usp
                 add("receiver_usp_notify_responses", doc, lambda: usp.unanswerable, outcome="no_reply_topic")
+                add(
+                    "receiver_usp_records_ignored",
+                    "USP Records addressed to another Controller (TR-369 R-E2E.1)",
+                    lambda: usp.not_addressed_to_us,
+                )
 
     def _submit(self, batch: SealedBatch) -> None:
         self.metrics.pending.set(self.batcher.pending_points)

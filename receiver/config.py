@@ -175,8 +175,10 @@ class MqttConfig:
     sparkplug_groups: tuple[str, ...] = ("+",)  # subscribe spBv1.0/{group}/#; "+" means every group
     lwm2m_topics: tuple[str, ...] = ("lwm2m/#",)
     usp_topics: tuple[str, ...] = ("usp/bulkdata/#",)
-    # Our USP Endpoint ID, the from_id of the NotifyResp we send when a Push! Notify has send_resp set;
-    # default "self::{host_id}". Agents address their Records to it (Controller.{i}.EndpointID).
+    # Our USP Endpoint ID, the from_id of the NotifyResp we send when a Push! Notify has send_resp set.
+    # Agents address their Records to it (Controller.{i}.EndpointID). Set, Records addressed to another
+    # Endpoint are ignored (TR-369 R-E2E.1, counted in receiver_usp_records_ignored); unset, every
+    # Record is taken and answered in the name of the Controller it names ("self::{host_id}" if none).
     usp_controller_id: str | None = None
     # Where to send that NotifyResp when the Agent named no "reply to" topic. TR-369 has it name one in
     # every PUBLISH, and that comes first: the MQTT 5 Response Topic, or with MQTT 3.1.1 the end of the

@@ -6,6 +6,7 @@ When the Notify has ``send_resp`` set the Agent resends it until a NotifyResp ar
 R-NOT.8), so we answer, but only once the report's data is acknowledged (``MqttInputs`` publishes
 the ``Reply`` when the data's future succeeds): an answered report must never be lost."""
 
+import logging
 from typing import Final
 
 from ..decode import decode_bulkdata
@@ -13,6 +14,7 @@ from ..decode.usp import UspBulkData, decode_usp_bulkdata, encode_notify_resp
 from ..mapping import BulkDataMapper, bulkdata_resource
 from ._mqtt_inputs import Decoded, Reply
 
+log = logging.getLogger(__name__)
 # TR-369 MQTT binding: "/reply-to=" ends an MQTT 3.1.1 sender's Topic Name, followed by its reply-to
 # topic with each "/" written "%2F" (R-MQTT.24, R-MQTT.25).
 REPLY_TO_MARK: Final = "/reply-to="
@@ -61,23 +63,34 @@ class UspBulkDataInput:
         mapper: BulkDataMapper,
         *,
         controller_id: str,
+        only_addressed_to_us: bool = True,
         reply_topic_template: str | None = None,
         own_topic: str | None = None,
         fast_csv: bool = True,
     ) -> None:
-        """``controller_id``: our USP Endpoint ID, the NotifyResp's from_id. ``own_topic``: where
-        Agents reach us, our own "reply to" topic (R-MQTT.22), or None when no exact topic is known."""
+        """``controller_id``: our USP Endpoint ID, the NotifyResp's from_id. ``only_addressed_to_us``:
+        Records whose to_id is another Endpoint are ignored, as TR-369 R-E2E.1 requires (the
+        operator configured our id); otherwise every Record is taken and answered in the name of the
+        Controller it was addressed to (what an Agent configured with any Controller id expects when
+        this receiver is the one that collects its bulk data). ``own_topic``: where Agents reach us,
+        our own "reply to" topic (R-MQTT.22), or None when no exact topic is known."""
         self._mapper = mapper
         self._controller_id = controller_id
+        self._only_addressed_to_us = only_addressed_to_us
         self._template = reply_topic_template
         self._own_topic = own_topic
         self._fast_csv = fast_csv
         self.unanswerable = 0  # send_resp set, but no topic to answer on
+        self.not_addressed_to_us = 0  # ignored Records (R-E2E.1)
 
     def __call__(
         self, topic: str, payload: bytes, received_ns: int, response_topic: str | None = None
     ) -> Decoded:
         notification = decode_usp_bulkdata(payload)
+        if self._only_addressed_to_us and notification.to_id != self._controller_id:
+            self.not_addressed_to_us += 1
+            log.debug("USP Record for %r, not us (%r): ignored", notification.to_id, self._controller_id)
+            return Decoded([])
         resource = bulkdata_resource({"eid": notification.endpoint_id})
         # The annex leaves the encoding to the profile: let the body tell JSON from CSV.
         table = decode_bulkdata(
@@ -88,6 +101,11 @@ class UspBulkDataInput:
         )
         reply = self._notify_resp(topic, response_topic, notification) if notification.send_resp else None
         return Decoded([report], reply)
+
+    def _answering_as(self, notification: UspBulkData) -> str:
+        if self._only_addressed_to_us or not notification.to_id:
+            return self._controller_id
+        return notification.to_id
 
     def _notify_resp(self, topic: str, response_topic: str | None, notification: UspBulkData) -> Reply | None:
         to = reply_topic(topic, response_topic, notification.endpoint_id, self._template)
@@ -104,6 +122,6 @@ class UspBulkDataInput:
             properties["response_topic"] = self._own_topic
         return Reply(
             topic=to,
-            payload=encode_notify_resp(notification, controller_id=self._controller_id),
+            payload=encode_notify_resp(notification, controller_id=self._answering_as(notification)),
             properties=properties,
         )

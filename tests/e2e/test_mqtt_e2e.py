@@ -206,7 +206,7 @@ async def test_usp_bulk_data_record_maps_like_http_bulk_data(
     eid = f"os::00256D:{uuid.uuid4().hex[:8]}"
     record = build_push_record(
         eid,
-        "controller-1",
+        USP_CONTROLLER_ID,  # the Controller this receiver is configured as (R-E2E.1)
         {
             "Report": [
                 {

@@ -36,6 +36,7 @@ REPORT = {"Report": [{"CollectionTime": 1700000000, "Device.WiFi.Radio.1.Stats.N
 @dataclass
 class Receiver:
     inputs: MqttInputs
+    usp: UspBulkDataInput
     sealed: list[SealedBatch] = field(default_factory=list)
 
     async def probe(self, agent: "Agent") -> None:
@@ -61,9 +62,17 @@ class Agent:
             found.append((topic, record, msg, properties))
         return found
 
-    def push(self, msg_id: str, *, send_resp: bool, topic: str = "usp/bulkdata/agent", **props: Any) -> None:
+    def push(
+        self,
+        msg_id: str,
+        *,
+        send_resp: bool,
+        topic: str = "usp/bulkdata/agent",
+        to_id: str = CONTROLLER,
+        **props: Any,
+    ) -> None:
         record = build_push_record(
-            self.endpoint_id, CONTROLLER, REPORT, msg_id=msg_id, subscription_id="sub-1", send_resp=send_resp
+            self.endpoint_id, to_id, REPORT, msg_id=msg_id, subscription_id="sub-1", send_resp=send_resp
         )
         self.client.publish(topic, record, qos=1, **props)
 
@@ -77,6 +86,7 @@ async def receiver(broker: Broker) -> AsyncIterator[Receiver]:
     usp = UspBulkDataInput(
         BulkDataMapper(load_tr181_table(), registry),
         controller_id=CONTROLLER,
+        only_addressed_to_us=True,
         reply_topic_template="usp/agent/{endpoint_id}",
         own_topic="usp/bulkdata",
     )
@@ -84,7 +94,7 @@ async def receiver(broker: Broker) -> AsyncIterator[Receiver]:
     await inputs.start()
     await asyncio.wait_for(inputs.session.connected.wait(), 10)
     try:
-        yield Receiver(inputs, sealed)
+        yield Receiver(inputs, usp, sealed)
     finally:
         for batch in sealed:
             if not batch.done.done():
@@ -243,3 +253,38 @@ def test_usp_controller_id_defaults_to_the_host_id_and_is_validated() -> None:
     assert any("the default mqtt.usp_controller_id 'self::host:1' (from mqtt.host_id)" in p for p in derived)
     # Without USP topics nothing needs a controller id.
     assert ReceiverConfig(mqtt=MqttConfig(host_id="host:1", usp_topics=())).validate() == []
+
+
+async def test_a_record_addressed_to_another_controller_is_ignored(
+    receiver: Receiver, connect_agent: Callable[..., Awaitable[Agent]]
+) -> None:
+    agent = await connect_agent()
+    reply_to = f"usp/agent/{agent.endpoint_id}"
+    agent.push("elsewhere", send_resp=True, response_topic=reply_to, to_id="self::another-controller")
+    agent.push("ours", send_resp=True, response_topic=reply_to)
+    await until(lambda: len(receiver.sealed) == 1)
+    receiver.sealed[0].done.set_result(None)
+    await until(lambda: len(agent.answers()) >= 1)
+    await receiver.probe(agent)
+    assert [msg.header.msg_id for _, _, msg, _ in agent.answers()] == ["ours"]
+    assert sum(batch.point_count for batch in receiver.sealed) == 1  # only "ours" was ingested
+    assert receiver.usp.not_addressed_to_us == 1
+
+
+def test_without_a_configured_id_every_record_is_taken_and_answered_as_the_controller_it_names() -> None:
+    usp = UspBulkDataInput(
+        BulkDataMapper(load_tr181_table(), SeriesRegistry()),
+        controller_id="self::fallback",
+        only_addressed_to_us=False,
+        reply_topic_template="usp/agent/{endpoint_id}",
+    )
+    named = "oui:00256D:their-controller"
+    for to_id, answered_as in ((named, named), ("", "self::fallback")):
+        record = build_push_record(
+            "os::00256D-a1", to_id, REPORT, msg_id="m", subscription_id="s", send_resp=True
+        )
+        decoded = usp("usp/bulkdata/agent", record, 1_700_000_000_000_000_000, None)
+        assert sum(report.point_count for report in decoded.reports) == 1
+        assert decoded.reply is not None
+        assert record_pb.Record.FromString(decoded.reply.payload).from_id == answered_as
+    assert usp.not_addressed_to_us == 0
