@@ -21,6 +21,7 @@ REPLY_TO_MARK: Final = "/reply-to="
 ENDPOINT_ID_FIELD: Final = "{endpoint_id}"
 USP_MSG_CONTENT_TYPE: Final = "application/vnd.bbf.usp.msg"  # R-MQTT.27
 _SPARKPLUG_NAMESPACE: Final = "spBv1.0/"
+_MAX_WARNED_TO_IDS: Final = 100
 
 
 def reply_topic(topic: str, response_topic: str | None, endpoint_id: str, template: str | None) -> str | None:
@@ -82,6 +83,7 @@ class UspBulkDataInput:
         self._fast_csv = fast_csv
         self.unanswerable = 0  # send_resp set, but no topic to answer on
         self.not_addressed_to_us = 0  # ignored Records (R-E2E.1)
+        self._warned_to_ids: set[str] = set()
 
     def __call__(
         self, topic: str, payload: bytes, received_ns: int, response_topic: str | None = None
@@ -89,7 +91,18 @@ class UspBulkDataInput:
         notification = decode_usp_bulkdata(payload)
         if self._only_addressed_to_us and notification.to_id != self._controller_id:
             self.not_addressed_to_us += 1
-            log.debug("USP Record for %r, not us (%r): ignored", notification.to_id, self._controller_id)
+            if (
+                len(self._warned_to_ids) < _MAX_WARNED_TO_IDS
+                and notification.to_id not in self._warned_to_ids
+            ):
+                self._warned_to_ids.add(
+                    notification.to_id
+                )  # once per id: a misconfiguration is loud, not a flood
+                log.warning(
+                    "USP Records addressed to %r are ignored: mqtt.usp_controller_id is %r (TR-369 R-E2E.1)",
+                    notification.to_id,
+                    self._controller_id,
+                )
             return Decoded([])
         resource = bulkdata_resource({"eid": notification.endpoint_id})
         # The annex leaves the encoding to the profile: let the body tell JSON from CSV.

@@ -256,11 +256,12 @@ def test_usp_controller_id_defaults_to_the_host_id_and_is_validated() -> None:
 
 
 async def test_a_record_addressed_to_another_controller_is_ignored(
-    receiver: Receiver, connect_agent: Callable[..., Awaitable[Agent]]
+    receiver: Receiver, connect_agent: Callable[..., Awaitable[Agent]], caplog: pytest.LogCaptureFixture
 ) -> None:
     agent = await connect_agent()
     reply_to = f"usp/agent/{agent.endpoint_id}"
     agent.push("elsewhere", send_resp=True, response_topic=reply_to, to_id="self::another-controller")
+    agent.push("elsewhere-2", send_resp=True, response_topic=reply_to, to_id="self::another-controller")
     agent.push("ours", send_resp=True, response_topic=reply_to)
     await until(lambda: len(receiver.sealed) == 1)
     receiver.sealed[0].done.set_result(None)
@@ -268,7 +269,9 @@ async def test_a_record_addressed_to_another_controller_is_ignored(
     await receiver.probe(agent)
     assert [msg.header.msg_id for _, _, msg, _ in agent.answers()] == ["ours"]
     assert sum(batch.point_count for batch in receiver.sealed) == 1  # only "ours" was ingested
-    assert receiver.usp.not_addressed_to_us == 1
+    assert receiver.usp.not_addressed_to_us == 2
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len([w for w in warnings if "self::another-controller" in w]) == 1  # once per id
 
 
 def test_without_a_configured_id_every_record_is_taken_and_answered_as_the_controller_it_names() -> None:
