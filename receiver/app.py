@@ -202,14 +202,14 @@ class Pipeline:
     async def stop(self) -> None:
         if self.gc is not None:
             await self.gc.stop()
-        if self.self_telemetry is not None:
-            await self.self_telemetry.stop()
         if self.mqtt is not None:
             await self.mqtt.stop()
         await self.batcher.stop()
         if self.spool is not None:
             await self.spool.stop()  # what is not exported yet stays on disk for the next start
         await self.exporter.stop()
+        if self.self_telemetry is not None:
+            await self.self_telemetry.stop()  # last: its final push carries the figures of the drain
 
 
 def create_app(config: ReceiverConfig, worker: int = 0, *, own_process: bool = False) -> Starlette:
