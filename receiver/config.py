@@ -230,12 +230,12 @@ class ReceiverConfig:
             if value <= 0:
                 problems.append(f"{key} must be > 0, got {value!r}")
 
-        if self.telemetry.push_interval_s < 0:
-            problems.append(f"telemetry.push_interval_s must be >= 0, got {self.telemetry.push_interval_s!r}")
-        if self.server.gc_freeze_interval_s < 0:
-            problems.append(
-                f"server.gc_freeze_interval_s must be >= 0, got {self.server.gc_freeze_interval_s!r}"
-            )
+        def non_negative(key: str, value: float) -> None:
+            if value < 0:
+                problems.append(f"{key} must be >= 0, got {value!r}")
+
+        non_negative("telemetry.push_interval_s", self.telemetry.push_interval_s)
+        non_negative("server.gc_freeze_interval_s", self.server.gc_freeze_interval_s)
         if not 1 <= self.server.workers <= 64:
             problems.append(f"server.workers must be 1..64, got {self.server.workers!r}")
         if not 0 < self.server.port < 65536:
@@ -291,8 +291,7 @@ class ReceiverConfig:
                 f"mqtt.host_id must be non-empty without '/', '+' or '#', got {self.mqtt.host_id!r}"
             )
         for key in ("reorder_timeout_ms", "rebirth_min_interval_ms"):
-            if getattr(self.mqtt, key) < 0:
-                problems.append(f"mqtt.{key} must be >= 0, got {getattr(self.mqtt, key)!r}")
+            non_negative(f"mqtt.{key}", getattr(self.mqtt, key))
         if self.mqtt.usp_topics:
             problems.extend(_usp_problems(self.mqtt))
         if self.mqtt.max_queued_messages < 1:  # also the MQTT 5 Receive Maximum, which is >= 1
@@ -303,12 +302,8 @@ class ReceiverConfig:
                 problems.append(f"mqtt.{key}: no such file {path!r}")
         for key in ("max_bytes", "segment_bytes", "memory_batches"):
             positive(f"spool.{key}", getattr(self.spool, key))
-        if self.spool.fsync_inline_max_s < 0:
-            problems.append(f"spool.fsync_inline_max_s must be >= 0, got {self.spool.fsync_inline_max_s!r}")
-        if self.spool.export_linger_s < 0:
-            problems.append(f"spool.export_linger_s must be >= 0, got {self.spool.export_linger_s!r}")
-        if self.spool.commit_window_s < 0:
-            problems.append(f"spool.commit_window_s must be >= 0, got {self.spool.commit_window_s!r}")
+        for key in ("fsync_inline_max_s", "export_linger_s", "commit_window_s"):
+            non_negative(f"spool.{key}", getattr(self.spool, key))
         if self.auth.binding not in ("off", "serial", "device_id"):
             problems.append(f"auth.binding must be off, serial or device_id, got {self.auth.binding!r}")
         if self.auth.rate_per_s < 0 or self.auth.burst < 1:
