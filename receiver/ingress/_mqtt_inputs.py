@@ -157,6 +157,7 @@ class MqttInputs:
             return Later(self._add_points_later(points))
 
     async def _add_points_later(self, points: ResourcePoints) -> "Awaitable[None]":
+        """Once the batcher has room again (reads stay paused upstream meanwhile)."""
         while True:
             await asyncio.sleep(0.05)
             try:
@@ -178,11 +179,10 @@ class MqttInputs:
             values = self.sessions.read_data(topic, payload)
             if values is not None:  # the common case, without per-metric or per-report objects
                 points = self._sparkplug.map_values(values, received_ns=received_ns)
-                while True:
-                    try:
-                        return self._batcher.add_points(points, self._batch_age_s)
-                    except Overloaded:
-                        await asyncio.sleep(0.05)
+                try:
+                    return self._batcher.add_points(points, self._batch_age_s)
+                except Overloaded:
+                    return await self._add_points_later(points)
             return await self._admit(
                 self._reports(self.sessions.on_message(topic, payload, _now_ms()), received_ns)
             )
