@@ -397,12 +397,7 @@ class Spool:
         reports, measured), so a thread does it, in order: the segment, then its acks. A crash in
         between leaves an acks file without its segment, as before: harmless, and removed if its
         number is used again."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # not serving (a tool, or a test driving the spool synchronously)
-            _unlink(paths)
-            return
-        deleting = loop.run_in_executor(None, _unlink, paths)
+        deleting = asyncio.get_running_loop().run_in_executor(None, _unlink, paths)
         self._deleting.add(deleting)
         deleting.add_done_callback(self._deleting.discard)
 
