@@ -67,6 +67,16 @@ async def _spool(tmp_path: Path, exporter: FakeExporter, registry: SeriesRegistr
     return spool
 
 
+async def _replayed_elsewhere(tmp_path: Path) -> tuple[Spool, FakeExporter, SeriesRegistry]:
+    """The spool at ``tmp_path`` started again as another process would: its registry already holds a
+    series, so replayed series get new ids."""
+    fresh, replayed = SeriesRegistry(), FakeExporter()
+    fresh.intern(MetricSeries("x", "", "gauge", False, ()))
+    again = await _spool(tmp_path, replayed, fresh)
+    await _settle()
+    return again, replayed, fresh
+
+
 async def _settle() -> None:
     for _ in range(20):
         await asyncio.sleep(0.005)
@@ -287,10 +297,7 @@ async def test_histograms_survive_a_replay(tmp_path: Path) -> None:
     batcher = Batcher(BatchConfig(max_points=1, max_age_s=60), spool.append)
     await asyncio.wait_for(batcher.add(report), 2)
     await spool.stop()
-    fresh, replayed = SeriesRegistry(), FakeExporter()
-    fresh.intern(MetricSeries("x", "", "gauge", False, ()))
-    again = await _spool(tmp_path, replayed, fresh)
-    await _settle()
+    again, replayed, fresh = await _replayed_elsewhere(tmp_path)
     [(rid, point)] = replayed.batches[0].histograms
     assert rid == 0
     series = fresh[point.series]
@@ -333,10 +340,7 @@ async def test_histogram_chunks_survive_a_replay(tmp_path: Path) -> None:
     batcher = Batcher(BatchConfig(max_points=2, max_age_s=60), spool.append)
     await asyncio.wait_for(batcher.add(report), 2)
     await spool.stop()
-    fresh, replayed = SeriesRegistry(), FakeExporter()
-    fresh.intern(MetricSeries("x", "", "gauge", False, ()))
-    again = await _spool(tmp_path, replayed, fresh)
-    await _settle()
+    again, replayed, fresh = await _replayed_elsewhere(tmp_path)
     [batch] = replayed.batches
     points = histogram_points(batch)
     assert [rid for rid, _ in points] == [0, 0]
