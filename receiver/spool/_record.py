@@ -6,6 +6,7 @@
 Series ids are process-local, so the header carries the descriptors of the series the batch uses;
 a replay re-interns them (``decode_record`` returns the batch with ids valid in this process)."""
 
+import asyncio
 import struct
 import zlib
 from dataclasses import dataclass
@@ -115,6 +116,17 @@ class DecodedRecord:
     metrics: pa.Table
     logs: pa.Table
     histograms: list[tuple[int, HistogramPoint]]
+
+    def sealed(self, done: "asyncio.Future[None]") -> SealedBatch:
+        """The record as a batch to export again, settled by ``done``."""
+        return SealedBatch(
+            seq=self.seq,
+            resources=self.resources,
+            metrics=self.metrics,
+            logs=self.logs,
+            done=done,
+            histograms=self.histograms,
+        )
 
 
 def decode_payload(payload: bytes, registry: SeriesRegistry) -> DecodedRecord:

@@ -411,14 +411,7 @@ class Spool:
         except (OSError, CorruptRecord) as exc:
             log.error("spool record at %s:%d unreadable, skipped: %s", entry.segment.path, entry.offset, exc)
             return None
-        return SealedBatch(
-            seq=record.seq,
-            resources=record.resources,
-            metrics=record.metrics,
-            logs=record.logs,
-            done=asyncio.get_running_loop().create_future(),
-            histograms=record.histograms,
-        )
+        return record.sealed(asyncio.get_running_loop().create_future())
 
     # -- replay -----------------------------------------------------------------------------
     def _replay(self, path: Path) -> None:

@@ -46,14 +46,7 @@ async def test_record_round_trip_keeps_log_chunk_columns() -> None:
     decoded = decode_payload(record[12:], fresh)  # after the frame: magic, length, crc32
     assert decoded.logs.equals(batch.logs)
     assert "attributes.cdr.msisdn" in decoded.logs.column_names
-    again = SealedBatch(
-        seq=decoded.seq,
-        resources=decoded.resources,
-        metrics=decoded.metrics,
-        logs=decoded.logs,
-        done=asyncio.get_running_loop().create_future(),
-        histograms=decoded.histograms,
-    )
+    again = decoded.sealed(asyncio.get_running_loop().create_future())
     expected = _records(encode_logs(batch, 1 << 20))
     assert _records(encode_logs_fast(again, 1 << 20)) == expected
     assert _records(encode_logs(again, 1 << 20)) == expected
