@@ -69,6 +69,10 @@ def _field(tag: int, payload: bytes) -> bytes:
     return bytes((tag,)) + _varint(len(payload)) + payload
 
 
+# ScopeMetrics.scope and ScopeLogs.scope (both field 1): the same InstrumentationScope everywhere.
+SCOPE_FIELD = _field(0x0A, SCOPE.SerializeToString())
+
+
 def _any_value(value: AttrValue) -> bytes:
     # Same dispatch as encode_metrics: bool before int (bool is an int subclass); oneof members are
     # written even when zero so the receiver sees which one is set.
@@ -245,9 +249,11 @@ def _plan(
     group_resource: I64,
     header_lengths: I64,
     trailer_lengths: I64,
-    resource_lengths: I64,
-    scope_length: int,
+    resource_fields: list[bytes],
 ) -> _Plan:
+    resource_lengths = np.array([len(field) for field in resource_fields], dtype=np.int64)
+    scope_length = len(SCOPE_FIELD)
+
     def metric_sizes(bounds: I64, descriptor: I64) -> tuple[I64, I64, I64]:
         data = point_ends[bounds[1:]] - point_ends[bounds[:-1]] + trailer_lengths[descriptor]
         metric = header_lengths[descriptor] + 1 + _varint_lengths(data) + data
@@ -330,7 +336,6 @@ def _plan(
 def _metric_prefixes(
     plan: _Plan,
     resource_fields: list[bytes],
-    scope_field: bytes,
     headers: pa.LargeBinaryArray,
     trailers: pa.LargeBinaryArray,
     data_tags: npt.NDArray[np.uint8],
@@ -345,7 +350,7 @@ def _metric_prefixes(
         _tagged_varints(np.full(count, _RESOURCE_METRICS_TAG, np.uint8), plan.resource_size),
         pa.array(resource_fields, pa.large_binary()).take(pa.array(plan.resource_index)),
         _tagged_varints(np.full(count, _SCOPE_METRICS_TAG, np.uint8), plan.scope_size),
-        pa.scalar(scope_field, pa.large_binary()),
+        pa.scalar(SCOPE_FIELD, pa.large_binary()),
         _EMPTY,
     )
     descriptors = pa.array(plan.metric_descriptor)
@@ -402,7 +407,6 @@ class FastMetricsEncoder:
         self._headers = _BytesPool()  # per descriptor: Metric name, description, unit fields
         self._trailers = _BytesPool()  # per descriptor: Sum temporality/monotonic fields, or none
         self._data_tags: list[int] = []  # per descriptor: the gauge or sum field tag
-        self._scope_field = _field(0x0A, SCOPE.SerializeToString())  # ScopeMetrics.scope = 1
         self._resource_field = ResourceFields()
         self._invalid: dict[int, ValueError] = {}  # series ids whose attributes cannot be encoded
 
@@ -437,13 +441,12 @@ class FastMetricsEncoder:
             group_resource=resource[order[group_bounds[:-1]]],
             header_lengths=header_lengths,
             trailer_lengths=trailer_lengths,
-            resource_lengths=np.array([len(field) for field in resource_fields], dtype=np.int64),
-            scope_length=len(self._scope_field),
+            resource_fields=resource_fields,
         )
 
         # Each point: [its Metric's prefix or nothing] + series head + time/value.
         metric_prefixes = _metric_prefixes(
-            plan, resource_fields, self._scope_field, headers, trailers, data_tags[plan.metric_descriptor]
+            plan, resource_fields, headers, trailers, data_tags[plan.metric_descriptor]
         )
         # The 18 bytes after each head, for all points at once: fixed64 time, then the value as
         # double or sfixed64 (both 8 bytes, so one column of raw bits).

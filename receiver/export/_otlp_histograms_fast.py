@@ -27,7 +27,6 @@ import pyarrow.compute as pc
 from ..batch import SealedBatch
 from ..batch._batch import HISTOGRAM_CHUNK_SCHEMA
 from ..signals import MetricSeries, SeriesRegistry
-from ._otlp_encode import SCOPE
 from ._otlp_fast import (
     I64,
     ResourceFields,
@@ -79,7 +78,6 @@ class FastHistogramsEncoder:
         self._headers = _BytesPool()  # per descriptor: name, description, unit fields
         self._trailers = _BytesPool()  # per descriptor: the Histogram's temporality field
         self._resource_field = ResourceFields()
-        self._scope_field = _field(0x0A, SCOPE.SerializeToString())  # ScopeMetrics.scope = 1
 
     def encode(self, batch: SealedBatch, max_bytes: int) -> list[bytes]:
         table = _points_table(batch)
@@ -135,13 +133,11 @@ class FastHistogramsEncoder:
             group_resource=resource[order[group_bounds[:-1]]],
             header_lengths=header_lengths,
             trailer_lengths=trailer_lengths,
-            resource_lengths=np.array([len(field) for field in resource_fields], dtype=np.int64),
-            scope_length=len(self._scope_field),
+            resource_fields=resource_fields,
         )
         metric_prefixes = _metric_prefixes(
             plan,
             resource_fields,
-            self._scope_field,
             headers,
             trailers,
             np.full(len(plan.metric_size), _HISTOGRAM_TAG, np.uint8),

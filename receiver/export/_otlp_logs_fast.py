@@ -39,9 +39,9 @@ import pyarrow.compute as pc
 
 from ..batch import SealedBatch
 from ..signals import LOG_ATTRIBUTE_PREFIX, AttrValue
-from ._otlp_encode import SCOPE
 from ._otlp_fast import (
     _MAX_LEN_VARINT,
+    SCOPE_FIELD,
     ResourceFields,
     _binary_array,
     _data_of,
@@ -263,7 +263,6 @@ class FastLogsEncoder:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._resource_field = ResourceFields()
-        self._scope_field = _field(0x0A, SCOPE.SerializeToString())  # ScopeLogs.scope = 1
 
     def encode(self, batch: SealedBatch, max_bytes: int) -> list[bytes]:
         """The batch's log records as serialized requests of at most ``max_bytes`` each (unless one
@@ -288,13 +287,13 @@ class FastLogsEncoder:
         owners: list[int] = []
         for start, stop in itertools.pairwise([0, *changes.tolist(), len(resource)]):
             rid = int(resource[start])
-            budget = max_bytes - (2 + 2 * _MAX_LEN_VARINT + len(fields[rid]) + len(self._scope_field))
+            budget = max_bytes - (2 + 2 * _MAX_LEN_VARINT + len(fields[rid]) + len(SCOPE_FIELD))
             whole = int(record_ends[stop] - record_ends[start])
             cuts = [start, stop] if whole <= budget else _greedy_cuts(record_ends, start, stop, budget)
             bounds += cuts[1:]
             owners += [rid] * (len(cuts) - 1)
         part_bounds = np.array(bounds, dtype=np.int64)
-        scope_sizes = len(self._scope_field) + record_ends[part_bounds[1:]] - record_ends[part_bounds[:-1]]
+        scope_sizes = len(SCOPE_FIELD) + record_ends[part_bounds[1:]] - record_ends[part_bounds[:-1]]
         field_sizes = np.array([len(fields[rid]) for rid in owners], dtype=np.int64)
         rl_sizes = field_sizes + 1 + _varint_lengths(scope_sizes) + scope_sizes
         rl_encoded = 1 + _varint_lengths(rl_sizes) + rl_sizes
@@ -306,7 +305,7 @@ class FastLogsEncoder:
             _tagged_varints(np.full(count, _RESOURCE_LOGS_TAG, np.uint8), rl_sizes),
             pa.array(fields, pa.large_binary()).take(pa.array(owners, pa.int64())),
             _tagged_varints(np.full(count, _SCOPE_LOGS_TAG, np.uint8), scope_sizes),
-            pa.scalar(self._scope_field, pa.large_binary()),
+            pa.scalar(SCOPE_FIELD, pa.large_binary()),
             _EMPTY,
         )
         rows = table.num_rows
