@@ -107,14 +107,16 @@ class Batcher:
             loop = asyncio.get_running_loop()
             builder = self._builder = BatchBuilder(created=loop.time())
             self._done = loop.create_future()
-            self._deadline = builder.created + max_age_s
-            self._timer = loop.call_at(self._deadline, self._seal_by_age, builder)
+            self._seal_at(builder, builder.created + max_age_s)
         elif builder.created + max_age_s < self._deadline:  # more impatient than what is in it
-            if self._timer is not None:
-                self._timer.cancel()
-            self._deadline = builder.created + max_age_s
-            self._timer = asyncio.get_running_loop().call_at(self._deadline, self._seal_by_age, builder)
+            self._seal_at(builder, builder.created + max_age_s)
         return builder, self._done
+
+    def _seal_at(self, builder: BatchBuilder, deadline: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._deadline = deadline
+        self._timer = asyncio.get_running_loop().call_at(deadline, self._seal_by_age, builder)
 
     def _added(
         self, builder: BatchBuilder, points: int, future: "asyncio.Future[None]"
