@@ -39,8 +39,10 @@ def _column(reports: list[MappedReport], name: str) -> list[object]:
     return values
 
 
-async def _submit(batch: CdrBatch, key: bytes) -> list[MappedReport]:
-    batcher = _Batcher()
+async def _submit(
+    batch: CdrBatch, key: bytes | None, batcher: "_Batcher | None" = None
+) -> list[MappedReport]:
+    batcher = batcher or _Batcher()
     await submit_in_chunks(
         batch,
         batcher,  # type: ignore[arg-type]
@@ -125,16 +127,7 @@ async def test_other_tasks_run_between_the_chunks_of_a_file() -> None:
     other = asyncio.create_task(other_request())
     await asyncio.sleep(0)
     try:
-        await submit_in_chunks(
-            batch,
-            _Watching(),  # type: ignore[arg-type]
-            SeriesRegistry(),
-            source="f",
-            digest="d",
-            chunk_rows=2,
-            key=None,
-            wait_for_capacity_s=1.0,
-        )
+        await _submit(batch, None, _Watching())
     finally:
         other.cancel()
     assert len(ticks_at_add) == 3  # 5 rows in chunks of 2
