@@ -5,6 +5,7 @@ something does, and every request within the size limit."""
 import math
 
 import pytest
+from _batches import LONG, random_batches
 from _batches import sealed_batch as _batch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,7 +19,6 @@ from receiver.export._otlp_fast import FastMetricsEncoder, encode_metrics_fast
 from receiver.signals import Attributes, AttrValue, LogEntry, MappedReport, MetricSeries, SeriesRegistry
 
 NO_LIMIT = 1 << 30
-LONG = "Device.X_VENDOR-COM_Ünïcødé.Ŝtats." + "Lóng" * 40  # > 127 bytes: multi-byte length varints
 
 
 def _canonical(payloads: list[bytes]) -> list[bytes]:
@@ -240,64 +240,18 @@ def test_point_larger_than_the_limit_travels_alone() -> None:
 
 # -- properties ----------------------------------------------------------------------------------
 
-_attr_values: st.SearchStrategy[AttrValue] = st.one_of(
-    st.booleans(),
-    st.integers(-(2**63), 2**63 - 1),
-    st.sampled_from([0, -1, 127, 128, -(2**63), 2**63 - 1]),
-    st.floats(),
-    st.text(max_size=20),
-    st.sampled_from(["", LONG]),
-)
-_attributes = st.dictionaries(st.text(max_size=8) | st.just(LONG), _attr_values, max_size=4).map(
-    lambda d: tuple(sorted(d.items()))
-)
-_series_strategy = st.builds(
-    MetricSeries,
-    name=st.sampled_from(["a", "b", "Device.Cellular.Interface.{i}.RSRP", LONG]),
-    unit=st.sampled_from(["", "By", "°C"]),
-    kind=st.sampled_from(["gauge", "sum"]),
-    monotonic=st.booleans(),
-    attributes=_attributes,
-    description=st.sampled_from(["", "desc", LONG]),
-    temporality=st.sampled_from(["cumulative", "delta"]),
-)
-_values = st.one_of(
-    st.integers(-(2**63), 2**63 - 1),
-    st.integers(2**63, 2**70),  # become doubles
-    st.floats(),
-    st.sampled_from([0, 0.0, -0.0, math.nan, 2**63 - 1, -(2**63)]),
-)
-_times = st.one_of(st.integers(0, 2**63 - 1), st.just(0))
-
-
-@st.composite
-def _batches(draw: st.DrawFn) -> tuple[SeriesRegistry, SealedBatch]:
-    registry = SeriesRegistry()
-    ids = [_series(registry, s) for s in draw(st.lists(_series_strategy, min_size=1, max_size=12))]
-    resources = draw(st.lists(_attributes, min_size=1, max_size=4))
-    reports = []
-    for _ in range(draw(st.integers(1, 6))):
-        report = MappedReport(resource=draw(st.sampled_from(resources)))
-        for series_id, time_ns, value in draw(
-            st.lists(st.tuples(st.sampled_from(ids), _times, _values), min_size=1, max_size=25)
-        ):
-            report.metrics.append(series_id, time_ns, value)
-        reports.append(report)
-    return registry, _batch(reports)
-
-
 _settings = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @_settings
-@given(_batches())
+@given(random_batches())
 def test_property_same_requests_as_protobuf(case: tuple[SeriesRegistry, SealedBatch]) -> None:
     registry, batch = case
     _assert_same_as_protobuf(batch, registry)
 
 
 @_settings
-@given(_batches(), st.floats(0, 1))
+@given(random_batches(), st.floats(0, 1))
 def test_property_split_requests_fit_and_keep_every_point_in_order(
     case: tuple[SeriesRegistry, SealedBatch], fraction: float
 ) -> None:
