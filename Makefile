@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RUN_DIR ?= var
 
-.PHONY: setup venv collector protos kql run test test-fast lint bench clean
+.PHONY: setup venv collector protos kql run test test-fast go-test lint bench clean
 
 setup: venv collector protos kql
 
@@ -28,8 +28,12 @@ kql:
 run: setup
 	$(PY) -m receiver.devstack --run-dir $(RUN_DIR)
 
-test: setup lint
+test: setup lint go-test
 	$(PY) -m pytest -q
+
+# Our collector component (otelcol/otaprecv, the OTel-Arrow receiver) has its own Go tests.
+go-test:
+	cd otelcol/otaprecv && GOPROXY=$${GOPROXY:-https://proxy.golang.org} GOSUMDB=off go test -count=1 ./...
 
 test-fast: venv protos
 	$(PY) -m pytest -q -m "not e2e"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build our collector distribution with the OpenTelemetry Collector Builder (ocb).
-# Reuses the previous binary when the manifest, the lock files and this script are unchanged.
+# Reuses the previous binary when the manifest, the lock files, this script and the sources of our
+# own receiver module (otaprecv/) are unchanged.
 #   otelcol/build.sh            -> otelcol/build/otelcol-telemetry
 #   otelcol/build.sh --relock   -> re-resolve modules (go mod tidy) and rewrite lock/go.{mod,sum}
 set -euo pipefail
@@ -19,7 +20,8 @@ export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 relock=0
 [ "${1:-}" = "--relock" ] && relock=1
 
-stamp="$(cat builder-config.yaml lock/go.mod lock/go.sum build.sh 2>/dev/null | sha256sum | cut -d' ' -f1)"
+# otaprecv/ is our own receiver module (replace => ../otaprecv), so its sources are part of the stamp.
+stamp="$(cat builder-config.yaml lock/go.mod lock/go.sum build.sh otaprecv/*.go otaprecv/go.mod otaprecv/go.sum 2>/dev/null | sha256sum | cut -d' ' -f1)"
 if [ "$relock" = 0 ] && [ -x "$binary" ] && [ "$(cat "$stamp_file" 2>/dev/null)" = "$stamp" ]; then
   echo "otelcol: $binary is up to date"
   exit 0
@@ -27,7 +29,10 @@ fi
 
 gobin="$(go env GOPATH)/bin"
 ocb="$gobin/builder"
-if ! "$ocb" version 2>/dev/null | grep -q "${OCB_VERSION#v}"; then
+# Not `ocb version | grep -q`: under pipefail grep's early exit fails the pipe, so ocb was
+# reinstalled on every run.
+ocb_version="$("$ocb" version 2>&1 || true)"
+if [[ "$ocb_version" != *"${OCB_VERSION#v}"* ]]; then
   echo "otelcol: installing ocb $OCB_VERSION"
   go install "go.opentelemetry.io/collector/cmd/builder@${OCB_VERSION}"
 fi

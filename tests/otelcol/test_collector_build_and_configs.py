@@ -50,19 +50,23 @@ def test_binary_has_the_required_components() -> None:
         kind: {c["name"] for c in listed[kind] or []}
         for kind in ("receivers", "processors", "exporters", "extensions")
     }
-    assert {"otlp"} <= names["receivers"]
+    assert {"otlp", "otap"} <= names["receivers"]
     assert {"memory_limiter", "batch"} <= names["processors"]
     assert {"azuredataexplorer", "kafka", "otlp_grpc", "file", "debug"} <= names["exporters"]
     assert {"health_check", "file_storage"} <= names["extensions"]
 
 
 def test_manifest_pins_every_module_to_one_release() -> None:
+    """Every upstream module at the release ocb builds; our own module (a local path) aside."""
     manifest = yaml.safe_load((REPO / "otelcol" / "builder-config.yaml").read_text())
-    versions = {
-        entry["gomod"].split()[1]
-        for kind in ("receivers", "processors", "exporters", "extensions")
-        for entry in manifest[kind]
-    }
+    entries = [
+        entry for kind in ("receivers", "processors", "exporters", "extensions") for entry in manifest[kind]
+    ]
+    local = [entry for entry in entries if "path" in entry]
+    assert [(entry["gomod"], entry["path"]) for entry in local] == [
+        ("github.com/telemetry-receiver/otelcol/otaprecv v0.0.0", "./otaprecv")
+    ]
+    versions = {entry["gomod"].split()[1] for entry in entries if "path" not in entry}
     assert versions == {
         manifest["dist"]["version"]
         if manifest["dist"]["version"].startswith("v")
