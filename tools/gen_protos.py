@@ -34,6 +34,7 @@ DEFAULT_PROTOS: tuple[str, ...] = (
     "receiver/decode/sparkplug/sparkplug_b.proto",
     "receiver/decode/usp/usp_record.proto",
     "receiver/decode/usp/usp_msg.proto",
+    "receiver/export/arrow_service.proto",
 )
 OUT_DIR_NAME = "_pb"
 STAMP_NAME = ".stamp"
