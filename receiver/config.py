@@ -83,6 +83,10 @@ class ExportConfig:
     compression: str = "none"
     # "fast": hand wire-encoding from cached pieces; "protobuf": message objects (the measured baseline).
     encoder: str = "fast"
+    # "otap": number metrics stream as OTel-Arrow (Arrow record batches) to the collector's ``otap``
+    # receiver at ``endpoint``, which also takes the histograms and logs as OTLP; "otlp": all OTLP.
+    protocol: str = "otlp"
+    otap_compression: str = "zstd"  # Arrow IPC buffer compression on OTAP streams: zstd, lz4 or none
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -278,6 +282,18 @@ class ReceiverConfig:
             problems.append(f"export.encoder must be 'fast' or 'protobuf', got {self.export.encoder!r}")
         if self.export.compression not in ("none", "gzip"):
             problems.append(f"export.compression must be 'none' or 'gzip', got {self.export.compression!r}")
+        if self.export.protocol not in ("otlp", "otap"):
+            problems.append(f"export.protocol must be 'otlp' or 'otap', got {self.export.protocol!r}")
+        if self.export.otap_compression not in ("zstd", "lz4", "none"):
+            problems.append(
+                "export.otap_compression must be 'zstd', 'lz4' or 'none', "
+                f"got {self.export.otap_compression!r}"
+            )
+        if self.export.protocol == "otap" and self.export.compression != "none":
+            problems.append(
+                "export.compression compresses OTLP requests; with export.protocol 'otap' the Arrow "
+                "buffers are compressed instead (export.otap_compression): set export.compression 'none'"
+            )
         if len(self.mapping.csv_separator) != 1:
             problems.append(
                 f"mapping.csv_separator must be one character, got {self.mapping.csv_separator!r}"

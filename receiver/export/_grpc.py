@@ -9,9 +9,10 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import grpc
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
@@ -20,6 +21,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from ..batch import SealedBatch
 from ..config import ExportConfig
 from ..signals import NotDelivered, SeriesRegistry
+from ._otap_encode import OtapMessage, OtapMetricsEncoder
+from ._otap_stream import OtapMetricsStream, OtapRefused, OtapStreamBroken
 from ._otlp_encode import encode_histograms, encode_logs, encode_metrics
 from ._otlp_fast import FastMetricsEncoder
 from ._otlp_histograms_fast import FastHistogramsEncoder
@@ -41,6 +44,7 @@ RETRYABLE_CODES = frozenset(
     }
 )
 _JITTER = 0.2
+_R = TypeVar("_R")
 _INLINE_ENCODE_POINTS = 16_384  # ~1.5 ms of encoding at most on the event loop
 
 
@@ -76,6 +80,8 @@ class OtlpGrpcExporter:
             if config.encoder == "fast"
             else functools.partial(encode_histograms, registry=registry)
         )
+        # OTAP: the number metrics go as Arrow record batches on one stream per worker.
+        self._otap = OtapMetricsEncoder(registry) if config.protocol == "otap" else None
         self._queue: asyncio.Queue[SealedBatch | None] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
         self._channel: grpc.aio.Channel | None = None
@@ -151,12 +157,22 @@ class OtlpGrpcExporter:
             self.on_worker_died(task.exception())  # type: ignore[arg-type]
 
     async def _work(self) -> None:
+        assert self._channel is not None
+        compression = None if self._config.otap_compression == "none" else self._config.otap_compression
+        stream = OtapMetricsStream(self._channel, compression) if self._otap is not None else None
+        try:
+            await self._work_on(stream)
+        finally:
+            if stream is not None:
+                stream.close()
+
+    async def _work_on(self, stream: OtapMetricsStream | None) -> None:
         while True:
             batch = await self._queue.get()
             if batch is None:
                 return
             try:
-                await self._export(batch)
+                await self._export(batch, stream)
             except ExportError as exc:
                 self.stats.failed_batches += 1
                 log.warning("batch %d not exported: %s", batch.seq, exc.reason)
@@ -177,9 +193,39 @@ class OtlpGrpcExporter:
                 if not batch.done.done():
                     batch.done.set_result(None)
 
-    async def _export(self, batch: SealedBatch) -> None:
+    async def _export(self, batch: SealedBatch, stream: OtapMetricsStream | None) -> None:
         started = time.monotonic()
         deadline = started + self._config.retry_deadline_s
+        max_bytes = self._config.max_request_bytes
+        if stream is not None and self._otap is not None:
+            await self._export_otap(batch, stream, deadline)
+        else:
+            await self._export_otlp_metrics(batch, deadline)
+        for payload in self._encode_histograms(batch, max_bytes=max_bytes):
+            response = await self._call(self._send_metrics, payload, deadline)
+            self.stats.rejected_points += response.partial_success.rejected_data_points
+        for payload in self._encode_logs(batch, max_bytes):
+            response = await self._call(self._send_logs, payload, deadline)
+            self.stats.rejected_points += response.partial_success.rejected_log_records
+        self.stats.exported_points += batch.point_count
+        self.stats.last_latency_s = time.monotonic() - started
+
+    async def _export_otap(self, batch: SealedBatch, stream: OtapMetricsStream, deadline: float) -> None:
+        assert self._otap is not None
+        # Points per message: ~4 bytes each compressed, ~40 plain; the request limit bounds the plain.
+        max_points = max(1, self._config.max_request_bytes // 64)
+        if batch.metrics.num_rows > _INLINE_ENCODE_POINTS:
+            messages = await asyncio.to_thread(self._otap.encode, batch, max_points)
+        else:
+            messages = self._otap.encode(batch, max_points)
+        for message in messages:
+            await self._retrying(functools.partial(self._send_otap, stream, message), deadline)
+
+    @staticmethod
+    async def _send_otap(stream: OtapMetricsStream, message: OtapMessage, timeout: float) -> None:
+        await stream.send(message, timeout)
+
+    async def _export_otlp_metrics(self, batch: SealedBatch, deadline: float) -> None:
         max_bytes = self._config.max_request_bytes
         # A merged batch takes milliseconds to encode: off the event loop, or requests wait meanwhile.
         # A small one is cheaper to encode in place than to hand to a thread (and back, under the GIL).
@@ -190,38 +236,41 @@ class OtlpGrpcExporter:
         for payload in payloads:
             response = await self._call(self._send_metrics, payload, deadline)
             self.stats.rejected_points += response.partial_success.rejected_data_points
-        for payload in self._encode_histograms(batch, max_bytes=max_bytes):
-            response = await self._call(self._send_metrics, payload, deadline)
-            self.stats.rejected_points += response.partial_success.rejected_data_points
-        for payload in self._encode_logs(batch, max_bytes):
-            response = await self._call(self._send_logs, payload, deadline)
-            self.stats.rejected_points += response.partial_success.rejected_log_records
-        self.stats.exported_points += batch.point_count
-        self.stats.last_latency_s = time.monotonic() - started
 
     async def _call(self, method: grpc.aio.UnaryUnaryMultiCallable, payload: bytes, deadline: float):  # type: ignore[no-untyped-def]
+        return await self._retrying(lambda timeout: method(payload, timeout=timeout), deadline)
+
+    async def _retrying(self, attempt_once: Callable[[float], Awaitable[_R]], deadline: float) -> _R:
+        """``attempt_once(timeout)`` until it succeeds, fails for good, or ``deadline`` passes."""
         attempt = 0
         while True:
             self.stats.requests += 1
             remaining = deadline - time.monotonic()
             try:
-                return await method(payload, timeout=max(0.05, min(self._config.timeout_s, remaining)))
-            except grpc.aio.AioRpcError as exc:
-                code = exc.code()
-                if code not in RETRYABLE_CODES:
-                    raise ExportError(
-                        f"collector refused the data: {code.name}: {exc.details()}", retryable=False
-                    ) from exc
+                return await attempt_once(max(0.05, min(self._config.timeout_s, remaining)))
+            except (grpc.aio.AioRpcError, OtapRefused, OtapStreamBroken, TimeoutError) as exc:
+                retryable, reason = _classify(exc)
+                if not retryable:
+                    raise ExportError(f"collector refused the data: {reason}", retryable=False) from exc
                 backoff = min(self._config.retry_max_s, self._config.retry_initial_s * 2**attempt)
                 backoff *= random.uniform(1 - _JITTER, 1 + _JITTER)
                 if time.monotonic() + backoff >= deadline or self._stopping.is_set():
-                    raise ExportError(
-                        f"collector unavailable: {code.name}: {exc.details()}", retryable=True
-                    ) from exc
+                    raise ExportError(f"collector unavailable: {reason}", retryable=True) from exc
                 attempt += 1
                 self.stats.retries += 1
                 with contextlib.suppress(TimeoutError):  # the wait ends early on stop()
                     await asyncio.wait_for(self._stopping.wait(), timeout=backoff)
+
+
+def _classify(exc: Exception) -> tuple[bool, str]:
+    """Whether a failed attempt may succeed later, and why it failed."""
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return exc.code() in RETRYABLE_CODES, f"{exc.code().name}: {exc.details()}"
+    if isinstance(exc, OtapRefused):
+        return exc.retryable, str(exc)
+    if isinstance(exc, TimeoutError):
+        return True, "no answer on the OTAP stream in time"
+    return True, str(exc)
 
 
 def channel_credentials(config: ExportConfig) -> grpc.ChannelCredentials:

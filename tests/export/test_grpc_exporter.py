@@ -1,9 +1,11 @@
-"""The exporter against an in-process OTLP gRPC server double: retries, permanent errors, partial success."""
+"""The exporter against an in-process OTLP (and OTAP) gRPC server double: retries, permanent errors,
+partial success, and for OTAP streams that end unanswered."""
 
 import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
+import pyarrow as pa
 import pytest
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
@@ -11,6 +13,9 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metric
 from receiver.batch import Batcher
 from receiver.config import BatchConfig, ExportConfig
 from receiver.export import ExportError, OtlpGrpcExporter
+from receiver.export._otap_encode import NUMBER_DATA_POINTS
+from receiver.export._otap_stream import ARROW_METRICS_METHOD
+from receiver.export._pb.arrow_service_pb2 import BatchArrowRecords, BatchStatus, StatusCode
 from receiver.signals import LogEntry, MappedReport, MetricSeries, SeriesRegistry
 
 
@@ -130,3 +135,96 @@ async def test_tls_to_the_collector_with_a_private_ca(tmp_path) -> None:  # type
     assert fake.points == 5
     await exporter.stop()
     await server.stop(None)
+
+
+# -- OTAP (export.protocol: otap) ------------------------------------------------------------------
+
+
+class FakeArrowCollector(FakeCollector):
+    """Also serves ArrowMetrics streams: reads each stream's Arrow IPC payloads as the collector does
+    (one IPC reader per schema id, per stream), answers from a script of status codes or hang-ups."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrow_script: list[StatusCode.ValueType | None] = []  # None: end the stream unanswered
+        self.streams = 0
+
+    async def arrow_metrics(self, requests, context):  # type: ignore[no-untyped-def]
+        self.streams += 1
+        ipc: dict[str, bytes] = {}
+        async for request in requests:
+            records = {}
+            for payload in request.arrow_payloads:
+                ipc[payload.schema_id] = ipc.get(payload.schema_id, b"") + payload.record
+                records[payload.type] = list(pa.ipc.open_stream(ipc[payload.schema_id]))[-1]
+            code = self.arrow_script.pop(0) if self.arrow_script else StatusCode.OK
+            if code is None:
+                return
+            if code == StatusCode.OK:
+                self.points += records[NUMBER_DATA_POINTS].num_rows
+            yield BatchStatus(batch_id=request.batch_id, status_code=code, status_message="scripted")
+
+
+@pytest.fixture
+async def arrow_collector() -> AsyncIterator[tuple[FakeArrowCollector, str]]:
+    fake = FakeArrowCollector()
+    server = grpc.aio.server()
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(fake, server)
+    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(fake, server)
+    handler = grpc.stream_stream_rpc_method_handler(
+        fake.arrow_metrics,
+        request_deserializer=BatchArrowRecords.FromString,
+        response_serializer=BatchStatus.SerializeToString,
+    )
+    service = ARROW_METRICS_METHOD.split("/")[1]
+    server.add_generic_rpc_handlers(
+        [grpc.method_handlers_generic_handler(service, {"ArrowMetrics": handler})]
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    yield fake, f"127.0.0.1:{port}"
+    await server.stop(None)
+
+
+async def test_otap_streams_metrics_and_sends_logs_as_otlp(
+    arrow_collector: tuple[FakeArrowCollector, str],
+) -> None:
+    fake, endpoint = arrow_collector
+    exporter, done = await _send(endpoint, protocol="otap")  # type: ignore[arg-type]
+    await asyncio.wait_for(done, 5)
+    assert (fake.points, fake.logs, fake.streams) == (5, 1, 1)
+    await exporter.stop()
+
+
+async def test_otap_retryable_status_is_retried_on_the_same_stream(
+    arrow_collector: tuple[FakeArrowCollector, str],
+) -> None:
+    fake, endpoint = arrow_collector
+    fake.arrow_script = [StatusCode.UNAVAILABLE, StatusCode.RESOURCE_EXHAUSTED]
+    exporter, done = await _send(endpoint, protocol="otap")  # type: ignore[arg-type]
+    await asyncio.wait_for(done, 5)
+    assert (fake.points, fake.streams, exporter.stats.retries) == (5, 1, 2)
+    await exporter.stop()
+
+
+async def test_otap_stream_ending_unanswered_is_retried_on_a_new_stream_with_its_schemas(
+    arrow_collector: tuple[FakeArrowCollector, str],
+) -> None:
+    fake, endpoint = arrow_collector
+    fake.arrow_script = [None]
+    exporter, done = await _send(endpoint, protocol="otap")  # type: ignore[arg-type]
+    await asyncio.wait_for(done, 5)  # the fake reads the retry with a fresh IPC reader: schemas resent
+    assert (fake.points, fake.streams, exporter.stats.retries) == (5, 2, 1)
+    await exporter.stop()
+
+
+async def test_otap_invalid_argument_fails_the_batch_without_retry(
+    arrow_collector: tuple[FakeArrowCollector, str],
+) -> None:
+    fake, endpoint = arrow_collector
+    fake.arrow_script = [StatusCode.INVALID_ARGUMENT]
+    exporter, done = await _send(endpoint, protocol="otap")  # type: ignore[arg-type]
+    with pytest.raises(ExportError, match="collector refused the data: INVALID_ARGUMENT: scripted") as caught:
+        await asyncio.wait_for(done, 5)
+    assert not caught.value.retryable and fake.points == 0 and exporter.stats.retries == 0
+    await exporter.stop()
