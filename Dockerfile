@@ -32,6 +32,6 @@ COPY otelcol-config.yaml /etc/otelcol/otelcol-config.yaml
 COPY deploy/entrypoint.sh /usr/local/bin/entrypoint
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 OTELCOL_STORAGE_DIR=/var/lib/otelcol
 USER 10001
-EXPOSE 8080 4317 13133
+EXPOSE 8080 4317 4319 13133
 ENTRYPOINT ["entrypoint"]
 CMD ["receiver", "serve", "--host", "0.0.0.0", "--port", "8080", "--otlp-endpoint", "127.0.0.1:4317"]

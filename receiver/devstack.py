@@ -61,6 +61,7 @@ class Collector:
     sink_dir: Path
     metrics_port: int
     process: "subprocess.Popen[bytes]"
+    otap_endpoint: str  # our ``otap`` receiver: OTel-Arrow streams and OTLP on one port
 
 
 @dataclass
@@ -80,12 +81,14 @@ def run_collector(
 ) -> Iterator[Collector]:
     if not COLLECTOR_BINARY.exists():
         raise RuntimeError(f"{COLLECTOR_BINARY} is missing: run otelcol/build.sh first (make setup does)")
-    otlp, health, metrics = otlp_port or free_port(), health_port or free_port(), free_port()
+    otlp, health = otlp_port or free_port(), health_port or free_port()
+    metrics, otap = free_port(), free_port()
     sink = workdir / "sink"
     sink.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
         "OTELCOL_OTLP_ENDPOINT": f"127.0.0.1:{otlp}",
+        "OTELCOL_OTAP_ENDPOINT": f"127.0.0.1:{otap}",
         "OTELCOL_HEALTH_ENDPOINT": f"127.0.0.1:{health}",
         "OTELCOL_METRICS_PORT": str(metrics),
         "OTELCOL_SINK_DIR": str(sink),
@@ -98,7 +101,7 @@ def run_collector(
         )
         try:
             wait_http_ok(f"http://127.0.0.1:{health}/", process)
-            yield Collector(f"127.0.0.1:{otlp}", sink, metrics, process)
+            yield Collector(f"127.0.0.1:{otlp}", sink, metrics, process, f"127.0.0.1:{otap}")
         finally:
             stop(process)
 
