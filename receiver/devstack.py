@@ -78,11 +78,12 @@ def run_collector(
     extra_env: dict[str, str] | None = None,
     otlp_port: int | None = None,
     health_port: int | None = None,
+    otap_port: int | None = None,
 ) -> Iterator[Collector]:
     if not COLLECTOR_BINARY.exists():
         raise RuntimeError(f"{COLLECTOR_BINARY} is missing: run otelcol/build.sh first (make setup does)")
     otlp, health = otlp_port or free_port(), health_port or free_port()
-    metrics, otap = free_port(), free_port()
+    metrics, otap = free_port(), otap_port or free_port()
     sink = workdir / "sink"
     sink.mkdir(parents=True, exist_ok=True)
     env = {

@@ -121,11 +121,16 @@ def _wait_until(predicate, timeout: float = 20) -> None:  # type: ignore[no-unty
         time.sleep(0.05)
 
 
-def test_collector_killed_mid_load_loses_nothing_accepted(tmp_path: Path) -> None:
-    otlp = free_port()
+@pytest.mark.parametrize("protocol", ["otlp", "otap"])
+def test_collector_killed_mid_load_loses_nothing_accepted(tmp_path: Path, protocol: str) -> None:
+    otlp, otap = free_port(), free_port()
     with (
-        run_collector(tmp_path / "c1", otlp_port=otlp) as collector,
-        run_receiver(tmp_path, collector.otlp_endpoint) as receiver,
+        run_collector(tmp_path / "c1", otlp_port=otlp, otap_port=otap) as collector,
+        run_receiver(
+            tmp_path,
+            collector.otap_endpoint if protocol == "otap" else collector.otlp_endpoint,
+            env={"RECEIVER_EXPORT__PROTOCOL": protocol},
+        ) as receiver,
     ):
         load = Load(receiver.url, 400).start()
         _wait_until(lambda: len(load.accepted) >= 100)
@@ -133,14 +138,14 @@ def test_collector_killed_mid_load_loses_nothing_accepted(tmp_path: Path) -> Non
         collector.process.wait()
         first_sink = collector.sink_dir
         time.sleep(1.0)
-        with run_collector(tmp_path / "c2", otlp_port=otlp) as restarted:
+        with run_collector(tmp_path / "c2", otlp_port=otlp, otap_port=otap) as restarted:
             load.join()
             delivered = _wait_delivered(first_sink, [], 0) + _wait_delivered(restarted.sink_dir, [], 0)
             deadline = time.monotonic() + 45
             while any(delivered[s] < PARAMS for s in load.accepted) and time.monotonic() < deadline:
                 time.sleep(0.5)
                 delivered = _delivered(first_sink) + _delivered(restarted.sink_dir)
-    _figures("collector SIGKILL", load, delivered)
+    _figures(f"collector SIGKILL ({protocol})", load, delivered)
     assert len(load.accepted) >= 100
 
 
