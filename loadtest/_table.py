@@ -6,12 +6,17 @@ from collections.abc import Sequence
 Row = tuple[str, str, float, float, str]
 
 
-def print_comparison(title: str, rows: Sequence[Row]) -> None:
+def print_comparison(
+    title: str, rows: Sequence[Row], labels: tuple[str, str] = ("baseline", "fast path")
+) -> None:
+    """``labels``: the names of the two measured columns (the ratio is second / first)."""
     name_width = max(len("figure"), *(len(row[0]) for row in rows))
     target_width = max(len("target"), *(len(row[4]) for row in rows))
+    first, second = labels
+    ratio_name = f"{second.split()[0]}/{first.split()[0]}"
     print(f"\n{title}")
     print(
-        f"| {'figure':<{name_width}} | {'baseline':>12} | {'fast path':>12} | {'fast/baseline':>13} "
+        f"| {'figure':<{name_width}} | {first:>12} | {second:>12} | {ratio_name:>13} "
         f"| {'target':>{target_width}} |"
     )
     print(f"|{'-' * (name_width + 2)}|{'-' * 14}|{'-' * 14}|{'-' * 15}|{'-' * (target_width + 2)}|")

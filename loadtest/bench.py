@@ -63,9 +63,13 @@ def _requests(bodies: list[bytes], devices: int, prefix: str) -> list[bytes]:
 
 
 def run(mode: str, args: argparse.Namespace) -> Figures:
+    """One stack and its figures. ``mode``: "baseline" (naive parsing and protobuf objects), "fast"
+    (the hot path, OTLP export) or "otap" (the hot path, OTel-Arrow export to our otap receiver)."""
+    fast = mode != "baseline"
     env = {
-        "RECEIVER_MAPPING__FAST_CSV": "true" if mode == "fast" else "false",
-        "RECEIVER_EXPORT__ENCODER": "fast" if mode == "fast" else "protobuf",
+        "RECEIVER_MAPPING__FAST_CSV": "true" if fast else "false",
+        "RECEIVER_EXPORT__ENCODER": "fast" if fast else "protobuf",
+        "RECEIVER_EXPORT__PROTOCOL": "otap" if mode == "otap" else "otlp",
         "RECEIVER_BATCH__MAX_PENDING_POINTS": "2000000",
     }
     rng = random.Random(7)
@@ -79,7 +83,13 @@ def run(mode: str, args: argparse.Namespace) -> Figures:
             run_collector(
                 collector_dir, RELAY_CONFIG, extra_env={"OTELCOL_BACKEND_ENDPOINT": backend.otlp_endpoint}
             ) as collector,
-            run_receiver(Path(tmp), collector.otlp_endpoint, "--log-level", "warning", env=env) as receiver,
+            run_receiver(
+                Path(tmp),
+                collector.otap_endpoint if mode == "otap" else collector.otlp_endpoint,
+                "--log-level",
+                "warning",
+                env=env,
+            ) as receiver,
         ):
             closed_loop(receiver.url, big, 40, 4, 30)  # warm-up: caches, connections
             rcpu0, ccpu0 = cpu_seconds(receiver.process.pid), cpu_seconds(collector.process.pid)
@@ -231,7 +241,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--latency-seconds", type=float, default=10)
     args = parser.parse_args()
-    base, fast = run("baseline", args), run("fast", args)
+    base, fast, otap = run("baseline", args), run("fast", args), run("otap", args)
     rows = [
         ("datapoints/s per receiver CPU-second", "{:,.0f}", "points_per_cpu_s", "1.5 M"),
         ("datapoints/s end to end (wall, 2 cores shared)", "{:,.0f}", "points_per_wall_s", ""),
@@ -248,6 +258,11 @@ def main() -> None:
         f"Bulk Data, {args.params}-parameter CSV reports, {args.concurrency} concurrent senders, "
         "one receiver process",
         [(name, fmt, getattr(base, attr), getattr(fast, attr), target) for name, fmt, attr, target in rows],
+    )
+    print_comparison(
+        "The same fast path exporting OTel-Arrow (export.protocol: otap) instead of OTLP",
+        [(name, fmt, getattr(fast, attr), getattr(otap, attr), "") for name, fmt, attr, _ in rows[:4]],
+        labels=("OTLP export", "OTAP export"),
     )
     wire = wire_bytes_per_point(args.params)
     print(

