@@ -22,7 +22,7 @@ from ..batch import SealedBatch
 from ..config import ExportConfig
 from ..signals import NotDelivered, SeriesRegistry
 from ._otap_encode import OtapMessage, OtapMetricsEncoder
-from ._otap_stream import OtapMetricsStream, OtapRefused, OtapStreamBroken
+from ._otap_stream import OtapMetricsStream, OtapRefused, OtapStreamBroken, OtapUnsupported
 from ._otlp_encode import encode_histograms, encode_logs, encode_metrics
 from ._otlp_fast import FastMetricsEncoder
 from ._otlp_histograms_fast import FastHistogramsEncoder
@@ -248,7 +248,13 @@ class OtlpGrpcExporter:
             remaining = deadline - time.monotonic()
             try:
                 return await attempt_once(max(0.05, min(self._config.timeout_s, remaining)))
-            except (grpc.aio.AioRpcError, OtapRefused, OtapStreamBroken, TimeoutError) as exc:
+            except (
+                grpc.aio.AioRpcError,
+                OtapRefused,
+                OtapStreamBroken,
+                OtapUnsupported,
+                TimeoutError,
+            ) as exc:
                 retryable, reason = _classify(exc)
                 if not retryable:
                     raise ExportError(f"collector refused the data: {reason}", retryable=False) from exc
@@ -268,6 +274,8 @@ def _classify(exc: Exception) -> tuple[bool, str]:
         return exc.code() in RETRYABLE_CODES, f"{exc.code().name}: {exc.details()}"
     if isinstance(exc, OtapRefused):
         return exc.retryable, str(exc)
+    if isinstance(exc, OtapUnsupported):
+        return False, str(exc)
     if isinstance(exc, TimeoutError):
         return True, "no answer on the OTAP stream in time"
     return True, str(exc)

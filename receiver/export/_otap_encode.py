@@ -153,9 +153,19 @@ def _value_type_of(type_: pa.DataType) -> pa.DataType:
     return type_.value_type if pa.types.is_dictionary(type_) else type_
 
 
-def _column(values: pa.ChunkedArray, type_: pa.DataType) -> pa.Array:
-    column = values.combine_chunks()
-    return column.dictionary_encode() if pa.types.is_dictionary(type_) else column
+def _columns(distinct: pa.Table, rows: I64, schema: pa.Schema) -> list[pa.Array]:
+    """``distinct``'s rows at ``rows`` (indices into it) as the columns of ``schema``. A dictionary
+    string column is the distinct values plus ``rows`` as indices, with no hashing of strings: its
+    dictionary may repeat a value (Arrow allows it), which costs nothing once compressed."""
+    indices = pa.array(rows.astype(np.int32))
+    columns = []
+    for name in distinct.column_names:
+        values = distinct.column(name).combine_chunks()
+        if pa.types.is_dictionary(schema.field(name).type):
+            columns.append(pa.DictionaryArray.from_arrays(indices, values))
+        else:
+            columns.append(values.take(indices))
+    return columns
 
 
 _PAIR_SCHEMA = _plain(RESOURCE_ATTRS_SCHEMA, ("key", "type", "str", "int", "double", "bool"))
@@ -195,19 +205,18 @@ class _Pairs:
             self._add(new)
         return found
 
-    def ranks(self, pairs: I64) -> I64:
-        """Per row, a sort key that puts rows of equal pairs next to each other (so their parent ids
-        can be deltas) and each key's values side by side (which is what compresses): the rank of
-        its pair in key/type/value order, shared by pairs the decoder deems equal (0.0 and -0.0)."""
-        distinct, inverse = np.unique(pairs, return_inverse=True)
-        columns = self.table.take(distinct)
-        order = pc.sort_indices(columns, sort_keys=[(name, "ascending") for name in _PAIR_SCHEMA.names])
+    def class_ranks(self, distinct: I64, values: pa.Table) -> I64:
+        """For the ``distinct`` pair ids (with their ``values``), a sort key that puts rows of equal
+        pairs next to each other (so their parent ids can be deltas) and each key's values side by
+        side (which is what compresses): the rank in key/type/value order, shared by pairs the
+        decoder deems equal (0.0 and -0.0)."""
+        order = pc.sort_indices(values, sort_keys=[(name, "ascending") for name in _PAIR_SCHEMA.names])
         rank = np.empty(len(distinct), dtype=np.int64)
         rank[order.to_numpy()] = np.arange(len(distinct), dtype=np.int64)
         _, class_index = np.unique(self.equal_class[distinct], return_inverse=True)
         class_rank = np.full(len(distinct), len(distinct), dtype=np.int64)
         np.minimum.at(class_rank, class_index, rank)
-        return class_rank[class_index][inverse]
+        return class_rank[class_index]
 
     def _add(self, pairs: list[tuple[str, int, AttrValue]]) -> None:
         first = self.table.count
@@ -338,7 +347,8 @@ class OtapMetricsEncoder:
 
     def _metrics_record(self, descriptors: I64, local_resource: I64) -> pa.RecordBatch:
         count = len(descriptors)
-        header = self._descriptors.take(descriptors)
+        distinct, rows = np.unique(descriptors, return_inverse=True)
+        header = _columns(self._descriptors.take(distinct), rows, UNIVARIATE_METRICS_SCHEMA)
         ids = np.ones(count, dtype=np.uint16)  # Metric i has id i: deltas of 1 after a first 0
         ids[0] = 0
         resource_ids = np.diff(local_resource, prepend=0).astype(np.uint16)
@@ -347,26 +357,26 @@ class OtapMetricsEncoder:
                 pa.array(ids),
                 pa.StructArray.from_arrays([pa.array(resource_ids)], names=["id"]),
                 pa.repeat(self._scope, count),
-                *(
-                    _column(header.column(name), UNIVARIATE_METRICS_SCHEMA.field(name).type)
-                    for name in _DESCRIPTOR_SCHEMA.names
-                ),
+                *header,
             ],
             schema=UNIVARIATE_METRICS_SCHEMA,
         )
 
     def _attributes_record(self, schema: pa.Schema, parents: I64, pairs: I64) -> pa.RecordBatch:
-        order = np.lexsort((parents, self._pairs.ranks(pairs)))
-        parents, pairs = parents[order], pairs[order]
-        classes = self._pairs.equal_class[pairs]
+        distinct, rows = np.unique(pairs, return_inverse=True)
+        values = self._pairs.table.take(distinct)
+        order = np.lexsort((parents, self._pairs.class_ranks(distinct, values)[rows]))
+        parents, rows = parents[order], rows[order]
+        classes = self._pairs.equal_class[distinct][rows]
         stored = parents.copy()
-        same = np.zeros(len(pairs), dtype=bool)
+        same = np.zeros(len(rows), dtype=bool)
         same[1:] = (classes[1:] == classes[:-1]) & (classes[1:] >= 0)
         stored[1:][same[1:]] = parents[1:][same[1:]] - parents[:-1][same[1:]]
-        values = self._pairs.table.take(pairs)
         return pa.RecordBatch.from_arrays(
-            [pa.array(stored.astype(schema.field("parent_id").type.to_pandas_dtype()))]
-            + [_column(values.column(name), schema.field(name).type) for name in _PAIR_SCHEMA.names],
+            [
+                pa.array(stored.astype(schema.field("parent_id").type.to_pandas_dtype())),
+                *_columns(values, rows, schema),
+            ],
             schema=schema,
         )
 

@@ -41,6 +41,10 @@ class OtapRefused(Exception):
         self.retryable = status.status_code in RETRYABLE_STATUS
 
 
+class OtapUnsupported(Exception):
+    """The endpoint has no ArrowMetrics service: a configuration error, not a passing fault."""
+
+
 class OtapStreamBroken(Exception):
     """The stream ended or answered out of order; the message may or may not have been delivered."""
 
@@ -131,6 +135,14 @@ class OtapMetricsStream:
             async with asyncio.timeout(timeout):
                 await call.write(payload)
                 status = await call.read()
+        except grpc.aio.AioRpcError as exc:
+            self.close()
+            if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+                raise OtapUnsupported(
+                    "export.protocol is 'otap' but the collector at export.endpoint has no OTel-Arrow "
+                    f"receiver ({exc.details()}): point it at the collector's otap receiver, or use 'otlp'"
+                ) from exc
+            raise
         except BaseException:
             self.close()
             raise

@@ -228,3 +228,16 @@ async def test_otap_invalid_argument_fails_the_batch_without_retry(
         await asyncio.wait_for(done, 5)
     assert not caught.value.retryable and fake.points == 0 and exporter.stats.retries == 0
     await exporter.stop()
+
+
+async def test_otap_to_a_collector_without_otel_arrow_says_what_to_change(
+    collector: tuple[FakeCollector, str],
+) -> None:
+    _, endpoint = collector  # OTLP services only
+    exporter, done = await _send(endpoint, protocol="otap")  # type: ignore[arg-type]
+    with pytest.raises(
+        ExportError, match="has no OTel-Arrow receiver.*otap receiver, or use 'otlp'"
+    ) as caught:
+        await asyncio.wait_for(done, 5)
+    assert not caught.value.retryable and exporter.stats.retries == 0
+    await exporter.stop()
