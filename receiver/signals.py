@@ -31,6 +31,16 @@ class MetricSeries:
     temporality: Temporality = "cumulative"
     bounds: tuple[float, ...] = ()  # histogram explicit bucket bounds
 
+    @property
+    def metric_key(self) -> tuple[str, str, str, bool]:
+        """What makes series one OTLP Metric within a resource: the encoders group points by it."""
+        return (self.name, self.unit, self.kind, self.monotonic)
+
+    @property
+    def descriptor(self) -> tuple[str, str, str, bool, str, str]:
+        """Everything a Metric header says: the metric key, description and temporality."""
+        return (*self.metric_key, self.description, self.temporality)
+
 
 @dataclass(frozen=True, slots=True)
 class HistogramPoint:

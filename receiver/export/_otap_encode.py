@@ -407,7 +407,7 @@ class OtapMetricsEncoder:
             except ValueError as exc:  # as the OTLP encoders: fail the batches holding it
                 self._invalid[series_id] = exc
                 ids, descriptor = [], 0
-            keys.append(self._metric_keys.setdefault(_metric_key(series), len(self._metric_keys)))
+            keys.append(self._metric_keys.setdefault(series.metric_key, len(self._metric_keys)))
             descriptors.append(descriptor)
             starts.append(used + len(pairs))
             counts.append(len(ids))
@@ -424,14 +424,7 @@ class OtapMetricsEncoder:
         self._series_count = needed
 
     def _descriptor_id(self, series: MetricSeries) -> int:
-        key = (
-            series.name,
-            series.unit,
-            series.kind,
-            series.monotonic,
-            series.description,
-            series.temporality,
-        )
+        key = series.descriptor
         found = self._descriptor_ids.get(key)
         if found is None:
             is_sum = series.kind == "sum"  # as encode_metrics: any other kind here is a Gauge
@@ -448,10 +441,6 @@ class OtapMetricsEncoder:
             )
             found = self._descriptor_ids[key] = len(self._descriptor_ids)
         return found
-
-
-def _metric_key(series: MetricSeries) -> tuple[str, str, str, bool]:
-    return (series.name, series.unit, series.kind, series.monotonic)
 
 
 def _points_record(

@@ -52,10 +52,10 @@ def encode_metrics(batch: SealedBatch, registry: SeriesRegistry, max_bytes: int)
             groups.append(rm)
             metrics = {}
         series = registry[series_ids[at]]
-        metric = metrics.get(_metric_key(series))
+        metric = metrics.get(series.metric_key)
         if metric is None:
             metric = _new_metric(groups[-1], series)
-            metrics[_metric_key(series)] = metric
+            metrics[series.metric_key] = metric
         points = metric.sum.data_points if series.kind == "sum" else metric.gauge.data_points
         point = points.add()
         point.time_unix_nano = times[at]
@@ -118,9 +118,9 @@ def encode_histograms(batch: SealedBatch, registry: SeriesRegistry, max_bytes: i
             by_resource[rid] = (rm, {})
         rm, metrics = by_resource[rid]
         series = registry[point.series]
-        metric = metrics.get(_metric_key(series))
+        metric = metrics.get(series.metric_key)
         if metric is None:
-            metric = metrics[_metric_key(series)] = _new_metric(rm, series)
+            metric = metrics[series.metric_key] = _new_metric(rm, series)
         dp = metric.histogram.data_points.add()
         dp.start_time_unix_nano = point.start_ns
         dp.time_unix_nano = point.time_ns
@@ -138,10 +138,6 @@ def _temporality(series: MetricSeries) -> "AggregationTemporality.ValueType":
     return (
         AGGREGATION_TEMPORALITY_DELTA if series.temporality == "delta" else AGGREGATION_TEMPORALITY_CUMULATIVE
     )
-
-
-def _metric_key(series: MetricSeries) -> tuple[str, str, str, bool]:
-    return (series.name, series.unit, series.kind, series.monotonic)
 
 
 def _new_metric(rm: ResourceMetrics, series: MetricSeries) -> Metric:

@@ -486,8 +486,7 @@ class FastMetricsEncoder:
                 self._invalid[series_id] = exc  # the batches holding it, not the series after it
                 attributes, descriptor = b"", 0
             heads.append(b"\x0a" + _varint(len(attributes) + _POINT_TAIL) + attributes)
-            key = (series.name, series.unit, series.kind, series.monotonic)
-            keys.append(self._metric_keys.setdefault(key, len(self._metric_keys)))
+            keys.append(self._metric_keys.setdefault(series.metric_key, len(self._metric_keys)))
             descriptors.append(descriptor)
         if needed > len(self._metric_key):
             self._metric_key = _grown(self._metric_key, needed, first)
@@ -498,14 +497,7 @@ class FastMetricsEncoder:
 
     def _descriptor_id(self, series: MetricSeries) -> int:
         """The Metric header a series opens when it is the first of its Metric in a resource."""
-        descriptor = (
-            series.name,
-            series.unit,
-            series.kind,
-            series.monotonic,
-            series.description,
-            series.temporality,
-        )
+        descriptor = series.descriptor
         found = self._descriptors.get(descriptor)
         if found is not None:
             return found

@@ -160,8 +160,7 @@ class FastHistogramsEncoder:
             for series_id in new.tolist():
                 meta = self.registry[series_id]
                 heads.append(_series_head(meta))
-                key = (meta.name, meta.unit, meta.kind, meta.monotonic)
-                self._metric_key.append(self._metric_keys.setdefault(key, len(self._metric_keys)))
+                self._metric_key.append(self._metric_keys.setdefault(meta.metric_key, len(self._metric_keys)))
                 self._descriptor.append(self._descriptor_id(meta))
             self._slot[new] = np.arange(self._heads.count, self._heads.count + len(new))
             self._heads.extend(heads)
@@ -169,14 +168,7 @@ class FastHistogramsEncoder:
         return slots
 
     def _descriptor_id(self, series: MetricSeries) -> int:
-        key = (
-            series.name,
-            series.unit,
-            series.kind,
-            series.monotonic,
-            series.description,
-            series.temporality,
-        )
+        key = series.descriptor
         found = self._descriptors.get(key)
         if found is None:
             header, trailer = _metric_header(series)
