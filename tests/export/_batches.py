@@ -8,9 +8,23 @@ from hypothesis import strategies as st
 
 from receiver.batch import Batcher, SealedBatch
 from receiver.config import BatchConfig
-from receiver.signals import AttrValue, MappedReport, MetricSeries, SeriesRegistry
+from receiver.signals import Attributes, AttrValue, MappedReport, MetricSeries, SeriesRegistry
 
 LONG = "Device.X_VENDOR-COM_Ünïcødé.Ŝtats." + "Lóng" * 40  # > 127 bytes: multi-byte length varints
+# Every attribute value type at its edges: the encoders must keep each exactly.
+EXTREME_ATTRIBUTES: Attributes = (
+    ("bool.false", False),
+    ("bool.true", True),
+    ("", ""),
+    ("int.min", -(2**63)),
+    ("int.max", 2**63 - 1),
+    ("int.negative", -1),
+    ("float.negative.zero", -0.0),
+    ("float.nan", math.nan),
+    ("float.inf", -math.inf),
+    ("unicode", "Ωmega ✓ 𝄞"),
+    (LONG, LONG * 3),
+)
 
 
 async def _seal(reports: list[MappedReport]) -> SealedBatch:

@@ -236,7 +236,7 @@ async def test_otap_to_a_collector_without_otel_arrow_says_what_to_change(
     _, endpoint = collector  # OTLP services only
     exporter, done = await _send(endpoint, protocol="otap")  # type: ignore[arg-type]
     with pytest.raises(
-        ExportError, match="has no OTel-Arrow receiver.*otap receiver, or use 'otlp'"
+        ExportError, match=r"has no OTel-Arrow receiver.*otap receiver, or use 'otlp'"
     ) as caught:
         await asyncio.wait_for(done, 5)
     assert not caught.value.retryable and exporter.stats.retries == 0

@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from _batches import LONG, random_batches
+from _batches import EXTREME_ATTRIBUTES, LONG, random_batches
 from _batches import sealed_batch as _batch
 from hypothesis import HealthCheck, given, settings
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
@@ -187,18 +187,7 @@ def test_counters_gauges_resources_and_attributes_decode_to_the_otlp_points() ->
 
 def test_extreme_values_and_every_attribute_type_survive() -> None:
     registry = SeriesRegistry()
-    attributes = (
-        ("bool.false", False),
-        ("bool.true", True),
-        ("", ""),
-        ("int.min", -(2**63)),
-        ("int.max", 2**63 - 1),
-        ("float.negative.zero", -0.0),
-        ("float.nan", math.nan),
-        ("float.inf", -math.inf),
-        ("unicode", "Ωmega ✓ 𝄞"),
-        (LONG, LONG * 3),
-    )
+    attributes = EXTREME_ATTRIBUTES
     weird = _intern(registry, MetricSeries(LONG, LONG, "sum", False, attributes, description=LONG))
     twin = _intern(registry, MetricSeries(LONG, LONG, "sum", False, (("float.negative.zero", 0.0),)))
     reports = []

@@ -5,7 +5,7 @@ something does, and every request within the size limit."""
 import math
 
 import pytest
-from _batches import LONG, random_batches
+from _batches import EXTREME_ATTRIBUTES, LONG, random_batches
 from _batches import sealed_batch as _batch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,7 +16,7 @@ from receiver.batch import SealedBatch
 from receiver.export import encode_metrics
 from receiver.export._otlp_encode import SCOPE
 from receiver.export._otlp_fast import FastMetricsEncoder, encode_metrics_fast
-from receiver.signals import Attributes, AttrValue, LogEntry, MappedReport, MetricSeries, SeriesRegistry
+from receiver.signals import AttrValue, LogEntry, MappedReport, MetricSeries, SeriesRegistry
 
 NO_LIMIT = 1 << 30
 
@@ -92,19 +92,7 @@ def test_same_request_as_protobuf_for_counters_gauges_and_resources() -> None:
 
 def test_attribute_types_and_extreme_values_encode_like_protobuf() -> None:
     registry = SeriesRegistry()
-    attributes: Attributes = (
-        ("bool.false", False),
-        ("bool.true", True),
-        ("", ""),
-        ("int.min", -(2**63)),
-        ("int.max", 2**63 - 1),
-        ("int.negative", -1),
-        ("float.negative.zero", -0.0),
-        ("float.nan", math.nan),
-        ("float.inf", -math.inf),
-        ("unicode", "Ωmega ✓ 𝄞"),
-        (LONG, LONG * 3),
-    )
+    attributes = EXTREME_ATTRIBUTES
     weird = _series(registry, MetricSeries(LONG, LONG, "sum", False, attributes, description=LONG))
     report = MappedReport(resource=attributes)
     for time_ns, value in (
