@@ -50,13 +50,7 @@ func TestArrowMetricsRoundTrip(t *testing.T) {
 
 	want := testMetrics(1)
 	bar := encodeMetrics(t, newProducer(t), want)
-	if err := stream.Send(bar); err != nil {
-		t.Fatal(err)
-	}
-	bs, err := stream.Recv()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bs := exchange(t, stream, bar)
 	assertStatus(t, bs, bar.BatchId, arrowpb.StatusCode_OK)
 
 	if got := len(sink.AllMetrics()); got != 1 {
@@ -121,13 +115,7 @@ func TestArrowLogsRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := stream.Send(bar); err != nil {
-		t.Fatal(err)
-	}
-	bs, err := stream.Recv()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bs := exchange(t, stream, bar)
 	assertStatus(t, bs, bar.BatchId, arrowpb.StatusCode_OK)
 	if got := len(sink.AllLogs()); got != 1 {
 		t.Fatalf("sink got %d batches, want 1", got)
@@ -158,13 +146,7 @@ func TestArrowUndecodableBatch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := stream.Send(&arrowpb.BatchArrowRecords{BatchId: 42, ArrowPayloads: payloads}); err != nil {
-				t.Fatal(err)
-			}
-			bs, err := stream.Recv()
-			if err != nil {
-				t.Fatal(err)
-			}
+			bs := exchange(t, stream, &arrowpb.BatchArrowRecords{BatchId: 42, ArrowPayloads: payloads})
 			assertStatus(t, bs, 42, arrowpb.StatusCode_INVALID_ARGUMENT)
 			if !strings.HasPrefix(bs.StatusMessage, "otap decode: ") {
 				t.Errorf("status message %q lacks the decode error", bs.StatusMessage)
@@ -202,13 +184,7 @@ func TestArrowConsumerErrors(t *testing.T) {
 			// Two batches: the stream must stay open after a consumer error.
 			for seed := 1; seed <= 2; seed++ {
 				bar := encodeMetrics(t, p, testMetrics(seed))
-				if err := stream.Send(bar); err != nil {
-					t.Fatal(err)
-				}
-				bs, err := stream.Recv()
-				if err != nil {
-					t.Fatal(err)
-				}
+				bs := exchange(t, stream, bar)
 				assertStatus(t, bs, bar.BatchId, tc.want)
 				if !strings.Contains(bs.StatusMessage, tc.err.Error()) {
 					t.Errorf("status message %q does not contain %q", bs.StatusMessage, tc.err.Error())

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	arrowpb "github.com/open-telemetry/otel-arrow/go/api/experimental/arrow/v1"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
@@ -63,6 +64,25 @@ func startReceiver(t *testing.T, metrics consumer.Metrics, logs consumer.Logs) (
 	}
 	t.Cleanup(func() { _ = conn.Close() })
 	return r, conn
+}
+
+// batchClient is the client side of an ArrowMetrics or ArrowLogs stream.
+type batchClient interface {
+	Send(*arrowpb.BatchArrowRecords) error
+	Recv() (*arrowpb.BatchStatus, error)
+}
+
+// exchange sends one batch on stream and returns the status that answers it.
+func exchange(t *testing.T, stream batchClient, bar *arrowpb.BatchArrowRecords) *arrowpb.BatchStatus {
+	t.Helper()
+	if err := stream.Send(bar); err != nil {
+		t.Fatal(err)
+	}
+	bs, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bs
 }
 
 func testContext(t *testing.T) context.Context {
