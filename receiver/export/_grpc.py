@@ -1,7 +1,9 @@
 """OTLP/gRPC export of sealed batches, several requests in flight, retries with jittered backoff.
+With ``export.protocol: otap`` the number metrics go as OTel-Arrow instead, on one stream per worker.
 
-Errors are classified once, here, where data leaves: retryable gRPC codes are retried until the
-batch's deadline; anything else fails the batch, and its senders get a 503 so they resend."""
+Errors are classified once, here, where data leaves: retryable gRPC codes and OTAP statuses are
+retried until the batch's deadline; anything else fails the batch, and its senders get a 503 so
+they resend."""
 
 import asyncio
 import contextlib
@@ -21,7 +23,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from ..batch import SealedBatch
 from ..config import ExportConfig
 from ..signals import NotDelivered, SeriesRegistry
-from ._otap_encode import OtapMessage, OtapMetricsEncoder
+from ._otap_encode import OtapMetricsEncoder
 from ._otap_stream import OtapMetricsStream, OtapRefused, OtapStreamBroken, OtapUnsupported
 from ._otlp_encode import encode_histograms, encode_logs, encode_metrics
 from ._otlp_fast import FastMetricsEncoder
@@ -197,7 +199,7 @@ class OtlpGrpcExporter:
         started = time.monotonic()
         deadline = started + self._config.retry_deadline_s
         max_bytes = self._config.max_request_bytes
-        if stream is not None and self._otap is not None:
+        if stream is not None:
             await self._export_otap(batch, stream, deadline)
         else:
             await self._export_otlp_metrics(batch, deadline)
@@ -219,11 +221,7 @@ class OtlpGrpcExporter:
         else:
             messages = self._otap.encode(batch, max_points)
         for message in messages:
-            await self._retrying(functools.partial(self._send_otap, stream, message), deadline)
-
-    @staticmethod
-    async def _send_otap(stream: OtapMetricsStream, message: OtapMessage, timeout: float) -> None:
-        await stream.send(message, timeout)
+            await self._retrying(functools.partial(stream.send, message), deadline)
 
     async def _export_otlp_metrics(self, batch: SealedBatch, deadline: float) -> None:
         max_bytes = self._config.max_request_bytes

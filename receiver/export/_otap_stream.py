@@ -121,11 +121,11 @@ class OtapMetricsStream:
         self._compression = compression
         self._call: grpc.aio.StreamStreamCall | None = None
         self._state: OtapIpcState | None = None
-        self.sent_bytes = 0
 
     async def send(self, message: OtapMessage, timeout: float) -> None:
-        """Deliver ``message``; raises ``OtapRefused`` (stream kept), ``OtapStreamBroken`` or
-        ``grpc.aio.AioRpcError`` (stream closed: the next send opens another)."""
+        """Deliver ``message``; raises ``OtapRefused`` (the stream is kept unless the server may
+        have lost its IPC state), or ``OtapStreamBroken``, ``OtapUnsupported``, ``TimeoutError``,
+        ``grpc.aio.AioRpcError`` (the stream is closed: the next send opens another)."""
         if self._call is None or self._state is None:
             self._call = self._method()
             self._state = OtapIpcState(self._compression)
@@ -146,7 +146,6 @@ class OtapMetricsStream:
         except BaseException:
             self.close()
             raise
-        self.sent_bytes += len(payload)
         if status is grpc.aio.EOF or status.batch_id != batch_id:
             self.close()
             raise OtapStreamBroken(
