@@ -134,14 +134,15 @@ class _RowTable:
         self.count += len(columns[0])
         self._merged = None
 
-    def take(self, indices: I64) -> pa.Table:
+    def snapshot(self) -> pa.Table:
+        """All rows as one immutable table: take it under the owner's lock, read it without."""
         if self._merged is None:
             merged = pa.concat_tables(self._chunks) if self._chunks else self._schema.empty_table()
             if len(self._chunks) > 16:
                 merged = merged.combine_chunks()
                 self._chunks = [merged]
             self._merged = merged
-        return self._merged.take(pa.array(indices))
+        return self._merged
 
 
 def _plain(schema: pa.Schema, names: tuple[str, ...]) -> pa.Schema:
@@ -204,19 +205,6 @@ class _Pairs:
         if new:
             self._add(new)
         return found
-
-    def class_ranks(self, distinct: I64, values: pa.Table) -> I64:
-        """For the ``distinct`` pair ids (with their ``values``), a sort key that puts rows of equal
-        pairs next to each other (so their parent ids can be deltas) and each key's values side by
-        side (which is what compresses): the rank in key/type/value order, shared by pairs the
-        decoder deems equal (0.0 and -0.0)."""
-        order = pc.sort_indices(values, sort_keys=[(name, "ascending") for name in _PAIR_SCHEMA.names])
-        rank = np.empty(len(distinct), dtype=np.int64)
-        rank[order.to_numpy()] = np.arange(len(distinct), dtype=np.int64)
-        _, class_index = np.unique(self.equal_class[distinct], return_inverse=True)
-        class_rank = np.full(len(distinct), len(distinct), dtype=np.int64)
-        np.minimum.at(class_rank, class_index, rank)
-        return class_rank[class_index]
 
     def _add(self, pairs: list[tuple[str, int, AttrValue]]) -> None:
         first = self.table.count
@@ -306,6 +294,9 @@ class OtapMetricsEncoder:
             pair_start, pair_count = self._pair_start[series], self._pair_count[series]
             point_pairs = self._series_pairs
             resource_pairs = [self._resource_pair_ids(attributes) for attributes in batch.resources]
+            # Immutable views: the tables only grow, and the records below are built without the lock.
+            descriptor_rows = self._descriptors.snapshot()
+            pairs_view = _PairsView(self._pairs.table.snapshot(), self._pairs.equal_class)
         group_resource = resource[order[group_bounds[:-1]]]
         times = table.column("time_ns").to_numpy()[order]
         is_int = table.column("is_int").to_numpy(zero_copy_only=False)[order]
@@ -320,7 +311,7 @@ class OtapMetricsEncoder:
             records = [
                 (
                     UNIVARIATE_METRICS,
-                    self._metrics_record(group_descriptor[g0:g1], local_resource),
+                    self._metrics_record(descriptor_rows, group_descriptor[g0:g1], local_resource),
                 ),
                 (
                     NUMBER_DATA_POINTS,
@@ -332,7 +323,10 @@ class OtapMetricsEncoder:
             res_parents, res_pairs = _flatten([resource_pairs[int(r)] for r in resources])
             if len(res_pairs):
                 records.append(
-                    (RESOURCE_ATTRS, self._attributes_record(RESOURCE_ATTRS_SCHEMA, res_parents, res_pairs))
+                    (
+                        RESOURCE_ATTRS,
+                        _attributes_record(RESOURCE_ATTRS_SCHEMA, res_parents, res_pairs, pairs_view),
+                    )
                 )
             counts = pair_count[p0:p1]
             if counts.any():
@@ -340,15 +334,17 @@ class OtapMetricsEncoder:
                 starts = np.repeat(pair_start[p0:p1] - _offsets(counts)[:-1], counts)
                 pairs = point_pairs[starts + np.arange(len(parents), dtype=np.int64)]
                 records.append(
-                    (NUMBER_DP_ATTRS, self._attributes_record(NUMBER_DP_ATTRS_SCHEMA, parents, pairs))
+                    (NUMBER_DP_ATTRS, _attributes_record(NUMBER_DP_ATTRS_SCHEMA, parents, pairs, pairs_view))
                 )
             messages.append(OtapMessage(records, p1 - p0))
         return messages
 
-    def _metrics_record(self, descriptors: I64, local_resource: I64) -> pa.RecordBatch:
+    def _metrics_record(
+        self, descriptor_rows: pa.Table, descriptors: I64, local_resource: I64
+    ) -> pa.RecordBatch:
         count = len(descriptors)
         distinct, rows = np.unique(descriptors, return_inverse=True)
-        header = _columns(self._descriptors.take(distinct), rows, UNIVARIATE_METRICS_SCHEMA)
+        header = _columns(descriptor_rows.take(pa.array(distinct)), rows, UNIVARIATE_METRICS_SCHEMA)
         ids = np.ones(count, dtype=np.uint16)  # Metric i has id i: deltas of 1 after a first 0
         ids[0] = 0
         resource_ids = np.diff(local_resource, prepend=0).astype(np.uint16)
@@ -360,24 +356,6 @@ class OtapMetricsEncoder:
                 *header,
             ],
             schema=UNIVARIATE_METRICS_SCHEMA,
-        )
-
-    def _attributes_record(self, schema: pa.Schema, parents: I64, pairs: I64) -> pa.RecordBatch:
-        distinct, rows = np.unique(pairs, return_inverse=True)
-        values = self._pairs.table.take(distinct)
-        order = np.lexsort((parents, self._pairs.class_ranks(distinct, values)[rows]))
-        parents, rows = parents[order], rows[order]
-        classes = self._pairs.equal_class[distinct][rows]
-        stored = parents.copy()
-        same = np.zeros(len(rows), dtype=bool)
-        same[1:] = (classes[1:] == classes[:-1]) & (classes[1:] >= 0)
-        stored[1:][same[1:]] = parents[1:][same[1:]] - parents[:-1][same[1:]]
-        return pa.RecordBatch.from_arrays(
-            [
-                pa.array(stored.astype(schema.field("parent_id").type.to_pandas_dtype())),
-                *_columns(values, rows, schema),
-            ],
-            schema=schema,
         )
 
     def _resource_pair_ids(self, attributes: Attributes) -> list[int]:
@@ -441,6 +419,50 @@ class OtapMetricsEncoder:
             )
             found = self._descriptor_ids[key] = len(self._descriptor_ids)
         return found
+
+
+@dataclass(frozen=True, slots=True)
+class _PairsView:
+    """The attribute pairs as they were when a batch started encoding."""
+
+    values: pa.Table  # per pair id: key, type and value columns
+    equal_class: I64  # per pair id (only ever extended, so older ids read the same)
+
+
+def _attributes_record(schema: pa.Schema, parents: I64, pairs: I64, view: _PairsView) -> pa.RecordBatch:
+    """Attribute rows (parent index, pair id) as a record of ``schema``: sorted by pair then parent,
+    parent ids as deltas after a row the decoder deems equal, absolute otherwise."""
+    distinct, rows = np.unique(pairs, return_inverse=True)
+    values = view.values.take(pa.array(distinct))
+    classes = view.equal_class[distinct]
+    order = np.lexsort((parents, _class_ranks(values, classes)[rows]))
+    parents, rows = parents[order], rows[order]
+    row_classes = classes[rows]
+    stored = parents.copy()
+    same = np.zeros(len(rows), dtype=bool)
+    same[1:] = (row_classes[1:] == row_classes[:-1]) & (row_classes[1:] >= 0)
+    stored[1:][same[1:]] = parents[1:][same[1:]] - parents[:-1][same[1:]]
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array(stored.astype(schema.field("parent_id").type.to_pandas_dtype())),
+            *_columns(values, rows, schema),
+        ],
+        schema=schema,
+    )
+
+
+def _class_ranks(values: pa.Table, classes: I64) -> I64:
+    """For distinct pairs (their ``values`` and equality ``classes``), a sort key that puts rows of
+    equal pairs next to each other (so their parent ids can be deltas) and each key's values side
+    by side (which is what compresses): the rank in key/type/value order, shared by pairs the
+    decoder deems equal (0.0 and -0.0)."""
+    order = pc.sort_indices(values, sort_keys=[(name, "ascending") for name in _PAIR_SCHEMA.names])
+    rank = np.empty(len(classes), dtype=np.int64)
+    rank[order.to_numpy()] = np.arange(len(classes), dtype=np.int64)
+    _, class_index = np.unique(classes, return_inverse=True)
+    class_rank = np.full(len(classes), len(classes), dtype=np.int64)
+    np.minimum.at(class_rank, class_index, rank)
+    return class_rank[class_index]
 
 
 def _points_record(

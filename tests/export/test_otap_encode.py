@@ -265,3 +265,28 @@ def test_property_decodes_to_the_otlp_points(case: tuple[SeriesRegistry, SealedB
     registry, batch = case
     _assert_same_as_otlp(batch, registry)
     _assert_same_as_otlp(batch, registry, max_points=3)
+
+
+def test_threads_sharing_an_encoder_each_get_their_batches_points() -> None:
+    """The exporter encodes large batches in a thread while the loop encodes small ones: new series
+    and attribute pairs arrive from both at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    registry = SeriesRegistry()
+    encoder = OtapMetricsEncoder(registry)
+    batches = []
+    for n in range(24):
+        report = MappedReport(resource=(("device.id", f"D{n}"),))
+        for k in range(60):
+            series = MetricSeries(f"M{k % 7}", "", "gauge", False, (("n", f"{n}-{k}"),))
+            report.metrics.append(_intern(registry, series), k, k + n)
+        batches.append(_batch([report]))
+
+    def decoded(batch: SealedBatch) -> list[Point]:
+        state, decoder = OtapIpcState("zstd"), _Decoder()
+        return [p for m in encoder.encode(batch, 50) for p in _decode(decoder.records(state.serialize(m)[1]))]
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(decoded, batches))
+    for batch, got in zip(batches, results, strict=True):
+        assert got == _flat_otlp(encode_metrics(batch, registry, NO_LIMIT))
