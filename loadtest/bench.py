@@ -54,7 +54,7 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _requests(bodies: list[bytes], devices: int, prefix: str) -> list[bytes]:
+def device_requests(bodies: list[bytes], devices: int, prefix: str) -> list[bytes]:
     """Pre-built requests from ``devices`` distinct serial numbers (one resource each)."""
     return [
         request_bytes(f"/bulkdata?oui=00256D&pc=Bench&sn={prefix}{n}", bodies[n % len(bodies)], HEADERS)
@@ -74,8 +74,8 @@ def run(mode: str, args: argparse.Namespace) -> Figures:
     }
     rng = random.Random(7)
     bodies = [csv_report(args.params, rng, 1_700_000_000 + i) for i in range(8)]
-    big = _requests(bodies, 512, "S")
-    small = _requests([csv_report(200, rng, 1_700_000_000)], 512, "P")
+    big = device_requests(bodies, 512, "S")
+    small = device_requests([csv_report(200, rng, 1_700_000_000)], 512, "P")
     with tempfile.TemporaryDirectory() as tmp:
         backend_dir, collector_dir = Path(tmp, "backend"), Path(tmp, "collector")
         with (
@@ -98,8 +98,8 @@ def run(mode: str, args: argparse.Namespace) -> Figures:
             wall = time.monotonic() - started
             # Both processes' CPU for all of the data: the receiver exports what it made durable
             # after answering, the collector forwards it after that.
-            _wait_idle(receiver.process.pid)
-            _wait_idle(collector.process.pid)
+            wait_idle(receiver.process.pid)
+            wait_idle(collector.process.pid)
             rcpu = cpu_seconds(receiver.process.pid) - rcpu0
             ccpu = cpu_seconds(collector.process.pid) - ccpu0
             points = result.ok * args.params
@@ -108,8 +108,8 @@ def run(mode: str, args: argparse.Namespace) -> Figures:
             saturated = closed_loop(receiver.url, small, args.reports * 4, args.concurrency, 10)
             half_rate = max(1.0, saturated.ok / (time.monotonic() - started_small) / 2)
             # Steady state at half load: not while the saturated phase's backlog is still exported.
-            _wait_idle(receiver.process.pid)
-            _wait_idle(collector.process.pid)
+            wait_idle(receiver.process.pid)
+            wait_idle(collector.process.pid)
             paced = open_loop(receiver.url, small[0], half_rate, args.latency_seconds)
             latencies = sorted(paced.latencies_s)
             # Again with the receiver on a core of its own and everything else on the other, as
@@ -219,7 +219,7 @@ def wire_bytes_per_point(params: int, devices: int = 64) -> WireBytes:
     )
 
 
-def _wait_idle(pid: int, timeout_s: float = 30.0) -> None:
+def wait_idle(pid: int, timeout_s: float = 30.0) -> None:
     """Until ``pid`` stops using CPU (its queue drained), so its CPU time covers all the data."""
     deadline = time.monotonic() + timeout_s
     last = cpu_seconds(pid)

@@ -1,16 +1,8 @@
 """Exporter proof without the cloud: our collector binary's REAL `azuredataexplorer` exporter
 (contrib v0.152.0, managed = streaming ingestion, system-assigned managed identity) writes into a
-local Kusto test double (`kusto_ingest_double.py`) on https://127.0.0.1, and we assert the rows.
+local Kusto test double (`loadtest/kusto_ingest_double.py`) on https://127.0.0.1, and we assert the rows.
 
-How the exporter is satisfied without Azure, with mechanisms the SDKs document, nothing patched:
-* TLS: the double serves a certificate from a throw-away `trustme` CA; the collector trusts it through
-  `SSL_CERT_FILE` (Go's crypto/x509 on Linux).
-* Token: `managed_identity_id: system` plus `IDENTITY_ENDPOINT` + `IDENTITY_HEADER` in the collector's
-  environment make azidentity/MSAL use the App Service managed-identity protocol against the double;
-  the IMDS address is never chosen (MSAL's `GetSource` picks App Service first) and `HTTP(S)_PROXY`
-  points at the double's egress tripwire, so any request to a non-loopback host would be recorded.
-* Cluster URI without a port (443): with a port, the SDK's queued client would prefix the host with
-  `ingest-` (azkustoingest `addIngestPrefix` only exempts bare IPs and localhost).
+How the exporter is satisfied without Azure (TLS, token, cluster URI): `loadtest/adx_stack.py`.
 """
 
 from __future__ import annotations
@@ -21,18 +13,14 @@ import json
 import os
 import re
 import socket
-import ssl
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
 import httpx
 import pytest
-import trustme
-import yaml
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2_grpc import LogsServiceStub
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
@@ -41,17 +29,14 @@ from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope, KeyVa
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AGGREGATION_TEMPORALITY_CUMULATIVE
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
-from receiver.devstack import COLLECTOR_BINARY, Collector, run_collector, run_receiver
-
-from .kusto_ingest_double import APP_SERVICE_API_VERSION, KustoIngestDouble, Row
+from loadtest.adx_stack import CONFIG, DATABASE, EXPORTER_CONFIG, AdxStack, StackError, run_adx_stack, tail
+from loadtest.kusto_ingest_double import APP_SERVICE_API_VERSION, KustoIngestDouble, Row
+from receiver.devstack import COLLECTOR_BINARY, run_receiver
 
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIG = REPO / "otelcol" / "config.adx-test.yaml"
 KUSTO_DIR = REPO / "kusto"
-EXPORTER_CONFIG: dict[str, Any] = yaml.safe_load(CONFIG.read_text())["exporters"]["azuredataexplorer"]
-DATABASE = str(EXPORTER_CONFIG["db_name"])
 MAPPINGS = {  # table -> the JSON mapping name the exporter passes as mappingName
     str(EXPORTER_CONFIG[f"{signal}_table_name"]): str(EXPORTER_CONFIG[f"{signal}_table_json_mapping"])
     for signal in ("metrics", "logs")
@@ -110,82 +95,19 @@ def _cwmp_resource(serial: str) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------------------------------ stack
-@dataclass
-class AdxStack:
-    double: KustoIngestDouble
-    collector: Collector
-    workdir: Path
-
-
-def _start_double(tls: ssl.SSLContext) -> KustoIngestDouble:
-    double = KustoIngestDouble(tls, database=DATABASE)
-    try:
-        double.start()
-    except OSError as exc:
-        holder = subprocess.run(
-            ["ss", "-Hltnp", "sport = :443"], capture_output=True, text=True, timeout=5, check=False
-        ).stdout.strip()
-        message = (
-            f"the Kusto test double needs https://127.0.0.1:443 (the cluster URI must carry no port) "
-            f"and could not bind it: {exc.strerror or exc}. "
-            + (f"Port 443 is held by: {holder}" if holder else "Run as root or grant CAP_NET_BIND_SERVICE.")
-        )
-        raise pytest.fail.Exception(message, pytrace=False) from None
-    return double
-
-
-def _collector_env(double: KustoIngestDouble, ca_file: Path) -> dict[str, str]:
-    blank = (
-        # Other managed-identity sources MSAL would prefer or consult (Service Fabric, Azure ML,
-        # Cloud Shell, Arc): blank, so that App Service is the one chosen.
-        "IDENTITY_SERVER_THUMBPRINT",
-        "MSI_ENDPOINT",
-        "MSI_SECRET",
-        "IMDS_ENDPOINT",
-        "NO_PROXY",
-        "no_proxy",
-    )
-    return {
-        **dict.fromkeys(blank, ""),
-        # Go reads both on Linux: only the test CA is trusted (no system roots at all).
-        "SSL_CERT_FILE": str(ca_file),
-        "SSL_CERT_DIR": str(ca_file.parent),
-        "IDENTITY_ENDPOINT": double.identity_endpoint,
-        "IDENTITY_HEADER": double.identity_header,
-        # Go never proxies loopback; anything else (169.254.169.254, login.microsoftonline.com, ...)
-        # would reach the double's egress tripwire instead of the network.
-        "HTTP_PROXY": double.egress_proxy,
-        "HTTPS_PROXY": double.egress_proxy,
-        "http_proxy": double.egress_proxy,
-        "https_proxy": double.egress_proxy,
-    }
-
-
 @pytest.fixture(scope="module")
 def adx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdxStack]:
-    workdir = tmp_path_factory.mktemp("adx")
-    ca = trustme.CA()
-    ca_dir = workdir / "ca"
-    ca_dir.mkdir()
-    ca_file = ca_dir / "test-ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(tls)
-    double = _start_double(tls)
-    with contextlib.closing(double):
-        assert double.cluster_uri == EXPORTER_CONFIG["cluster_uri"] == "https://127.0.0.1"
-        assert (EXPORTER_CONFIG["ingestion_type"], EXPORTER_CONFIG["managed_identity_id"]) == (
-            "managed",
-            "system",
-        )
-        try:
-            with run_collector(
-                workdir, config=CONFIG, extra_env=_collector_env(double, ca_file)
-            ) as collector:
-                yield AdxStack(double, collector, workdir)
-        except (RuntimeError, TimeoutError) as exc:  # the collector did not come up
-            message = f"{exc}\n--- collector.log ---\n{_tail(workdir / 'collector.log')}"
-            raise pytest.fail.Exception(message, pytrace=False) from None
+    assert EXPORTER_CONFIG["cluster_uri"] == "https://127.0.0.1"
+    assert (EXPORTER_CONFIG["ingestion_type"], EXPORTER_CONFIG["managed_identity_id"]) == (
+        "managed",
+        "system",
+    )
+    try:
+        with run_adx_stack(tmp_path_factory.mktemp("adx")) as stack:
+            assert stack.double.cluster_uri == EXPORTER_CONFIG["cluster_uri"]
+            yield stack
+    except StackError as exc:
+        raise pytest.fail.Exception(str(exc), pytrace=False) from None
 
 
 @pytest.fixture(autouse=True)
@@ -201,12 +123,6 @@ def _show_conversation_on_failure(request: pytest.FixtureRequest) -> Iterator[No
             if "\terror\t" in line or "\twarn\t" in line
         ]
         print("--- collector warnings/errors ---\n" + "\n".join(errors[-20:]))
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    with contextlib.suppress(OSError):
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    return f"({path} unreadable)"
 
 
 # ------------------------------------------------------------------------------------ OTLP input
@@ -368,7 +284,7 @@ def test_bulkdata_report_through_receiver_becomes_adx_rows(adx: AdxStack, tmp_pa
         try:
             receiver = stack.enter_context(run_receiver(tmp_path, adx.collector.otlp_endpoint))
         except (RuntimeError, TimeoutError) as exc:
-            logs = "\n".join(_tail(p, 15) for p in tmp_path.glob("receiver-*.log"))
+            logs = "\n".join(tail(p, 15) for p in tmp_path.glob("receiver-*.log"))
             message = f"the receiver did not start: {exc}\n--- receiver log ---\n{logs}"
             raise pytest.fail.Exception(message, pytrace=False) from None
         response = httpx.post(
