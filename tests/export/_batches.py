@@ -25,6 +25,17 @@ EXTREME_ATTRIBUTES: Attributes = (
     ("unicode", "Ωmega ✓ 𝄞"),
     (LONG, LONG * 3),
 )
+# (time_ns, value) at the edges of what a point can hold.
+EXTREME_POINTS: tuple[tuple[int, int | float], ...] = (
+    (2**63 - 1, -(2**63)),
+    (1, 2**63 - 1),
+    (2, -0.0),
+    (3, math.nan),
+    (4, math.inf),
+    (5, -1),
+    (6, 0.0),
+    (7, 5e-324),
+)
 
 
 async def _seal(reports: list[MappedReport]) -> SealedBatch:

@@ -196,25 +196,27 @@ async def test_otap_streams_metrics_and_sends_logs_as_otlp(
     await exporter.stop()
 
 
-async def test_otap_retryable_status_is_retried_on_the_same_stream(
+@pytest.mark.parametrize(
+    ("script", "streams", "retries"),
+    [
+        ([StatusCode.UNAVAILABLE, StatusCode.RESOURCE_EXHAUSTED], 1, 2),  # retried on the same stream
+        # Ended unanswered: retried on a new stream, which the fake reads with a fresh IPC reader, so
+        # the schemas were sent again.
+        ([None], 2, 1),
+    ],
+    ids=["retryable-status", "stream-ends-unanswered"],
+)
+async def test_otap_retries_until_delivered(
     arrow_collector: tuple[FakeArrowCollector, str],
+    script: list[StatusCode.ValueType | None],
+    streams: int,
+    retries: int,
 ) -> None:
     fake, endpoint = arrow_collector
-    fake.arrow_script = [StatusCode.UNAVAILABLE, StatusCode.RESOURCE_EXHAUSTED]
+    fake.arrow_script = list(script)
     exporter, done = await _send(endpoint, protocol="otap")  # type: ignore[arg-type]
     await asyncio.wait_for(done, 5)
-    assert (fake.points, fake.streams, exporter.stats.retries) == (5, 1, 2)
-    await exporter.stop()
-
-
-async def test_otap_stream_ending_unanswered_is_retried_on_a_new_stream_with_its_schemas(
-    arrow_collector: tuple[FakeArrowCollector, str],
-) -> None:
-    fake, endpoint = arrow_collector
-    fake.arrow_script = [None]
-    exporter, done = await _send(endpoint, protocol="otap")  # type: ignore[arg-type]
-    await asyncio.wait_for(done, 5)  # the fake reads the retry with a fresh IPC reader: schemas resent
-    assert (fake.points, fake.streams, exporter.stats.retries) == (5, 2, 1)
+    assert (fake.points, fake.streams, exporter.stats.retries) == (5, streams, retries)
     await exporter.stop()
 
 

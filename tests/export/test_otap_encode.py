@@ -8,14 +8,13 @@ attribute parent ids that are deltas only after a row with the same key and an e
 sides become the same flat list: per point its resource, Metric header, time, value and attributes,
 in order. The real collector decodes the same messages in ``tests/e2e/test_otap_e2e.py``."""
 
-import math
 import struct
 from collections import defaultdict
 from typing import Any
 
 import pyarrow as pa
 import pytest
-from _batches import EXTREME_ATTRIBUTES, LONG, random_batches
+from _batches import EXTREME_ATTRIBUTES, EXTREME_POINTS, LONG, random_batches
 from _batches import sealed_batch as _batch
 from hypothesis import HealthCheck, given, settings
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
@@ -193,13 +192,7 @@ def test_extreme_values_and_every_attribute_type_survive() -> None:
     reports = []
     for device in ("A", "B"):  # equal pairs on several parents: delta-encoded parent ids
         report = MappedReport(resource=(*attributes, ("device.id", device)))
-        for time_ns, value in (
-            (2**63 - 1, -(2**63)),
-            (1, 2**63 - 1),
-            (2, -0.0),
-            (3, math.nan),
-            (4, math.inf),
-        ):
+        for time_ns, value in EXTREME_POINTS:
             report.metrics.append(weird, time_ns, value)
             report.metrics.append(twin, time_ns, value)
         reports.append(report)

@@ -2,10 +2,8 @@
 specification: same requests when nothing needs splitting, the same points in the same order when
 something does, and every request within the size limit."""
 
-import math
-
 import pytest
-from _batches import EXTREME_ATTRIBUTES, LONG, random_batches
+from _batches import EXTREME_ATTRIBUTES, EXTREME_POINTS, LONG, random_batches
 from _batches import sealed_batch as _batch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -95,16 +93,7 @@ def test_attribute_types_and_extreme_values_encode_like_protobuf() -> None:
     attributes = EXTREME_ATTRIBUTES
     weird = _series(registry, MetricSeries(LONG, LONG, "sum", False, attributes, description=LONG))
     report = MappedReport(resource=attributes)
-    for time_ns, value in (
-        (2**63 - 1, -(2**63)),
-        (1, 2**63 - 1),
-        (2, -0.0),
-        (3, math.nan),
-        (4, math.inf),
-        (5, -1),
-        (6, 0.0),
-        (7, 5e-324),
-    ):
+    for time_ns, value in EXTREME_POINTS:
         report.metrics.append(weird, time_ns, value)
     _assert_same_as_protobuf(_batch([report]), registry)
 
