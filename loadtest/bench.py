@@ -12,7 +12,9 @@ is durable, and the run ends only when the collector has taken every point), rec
 vs the collector's for the same data, p50/p99 latency of 200-parameter reports at half of the
 measured maximum rate, peak RSS of the receiver. The collector runs the production pipeline's shape
 minus ADX (``otelcol/config.bench-relay.yaml``: OTLP in, memory_limiter, exporter-side batching,
-OTLP out to a backend collector whose CPU is not counted), the collector testbed's setup."""
+OTLP out to a backend collector whose CPU is not counted), the collector testbed's setup. Then the
+fast path once more exporting OTel-Arrow to our ``otap`` receiver, and the bytes per datapoint each
+transport puts on the wire. ``loadtest/bench_adx.py`` compares with the ADX exporter instead."""
 
 import argparse
 import contextlib
@@ -179,7 +181,7 @@ def wire_bytes_per_point(params: int, devices: int = 64) -> WireBytes:
     import asyncio
     import gzip
 
-    from receiver.batch._batch import BatchBuilder
+    from receiver.batch._batch import BatchBuilder, SealedBatch
     from receiver.decode import decode_bulkdata
     from receiver.export._otap_encode import OtapMetricsEncoder
     from receiver.export._otap_stream import OtapIpcState
@@ -191,7 +193,7 @@ def wire_bytes_per_point(params: int, devices: int = 64) -> WireBytes:
     mapper = BulkDataMapper(load_tr181_table(), registry)
     rng = random.Random(7)
 
-    def batch_of_reports(timestamp: int):  # type: ignore[no-untyped-def]
+    def batch_of_reports(timestamp: int) -> SealedBatch:
         builder = BatchBuilder(0.0)
         for n in range(devices):
             columns = decode_bulkdata(
