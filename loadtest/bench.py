@@ -29,6 +29,7 @@ from pathlib import Path
 from loadtest._client import closed_loop, open_loop, request_bytes
 from loadtest._table import print_comparison
 from loadtest.bench_bulkdata import BENCH_CONFIG, cpu_seconds, csv_report
+from receiver.config import BatchConfig
 from receiver.devstack import REPO, run_collector, run_receiver
 
 HEADERS = {"content-type": "text/csv", "bbf-report-format": "ParameterPerRow"}
@@ -175,9 +176,9 @@ class WireBytes:
     otap: float  # a later message on the same stream: record batches (and dictionaries) only
 
 
-def wire_bytes_per_point(params: int, devices: int = 64) -> WireBytes:
-    """Request bytes per datapoint for ``devices`` reports of the benchmark's shape: OTLP plain and
-    gzip-compressed (``export.compression: gzip``), and OTAP (``export.protocol: otap``, zstd)."""
+def wire_bytes_per_point(params: int, devices: int) -> WireBytes:
+    """Request bytes per datapoint for ``devices`` reports of the benchmark's shape in one batch: OTLP
+    plain and gzip-compressed (``export.compression: gzip``), and OTAP (``export.protocol: otap``, zstd)."""
     import asyncio
     import gzip
 
@@ -266,9 +267,11 @@ def main() -> None:
         [(name, fmt, getattr(fast, attr), getattr(otap, attr), "") for name, fmt, attr, _ in rows[:4]],
         labels=("OTLP export", "OTAP export"),
     )
-    wire = wire_bytes_per_point(args.params)
+    # As many reports as fill one batch of the receiver's default size: what one export carries.
+    devices = max(1, BatchConfig().max_points // args.params)
+    wire = wire_bytes_per_point(args.params, devices)
     print(
-        f"\nOn the wire, {args.params}-parameter reports of 64 devices per request (bytes per datapoint):\n"
+        f"\nOn the wire, one batch of {devices} {args.params}-parameter reports (bytes per datapoint):\n"
         f"  OTLP {wire.otlp:.2f} | OTLP+gzip {wire.otlp_gzip:.2f} | OTAP (zstd) {wire.otap:.2f} on a running "
         f"stream, {wire.otap_first:.2f} in a stream's first message (schemas)\n"
         f"  OTAP / OTLP+gzip = {wire.otap / wire.otlp_gzip:.2f} (target <= 0.5). Three in four values are "
