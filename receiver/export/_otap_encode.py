@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 from .. import __version__
 from ..batch import SealedBatch
 from ..signals import Attributes, AttrValue, MetricSeries, SeriesRegistry
-from ._otlp_fast import _point_order
+from ._otlp_fast import _grown, _offsets, _point_order
 from ._pb.arrow_service_pb2 import ArrowPayloadType
 
 I64 = npt.NDArray[np.int64]
@@ -112,7 +112,10 @@ class OtapMessage:
     """The record batches of one ``BatchArrowRecords``, by payload type, and the points they carry."""
 
     records: list[tuple[ArrowPayloadType, pa.RecordBatch]]
-    points: int
+
+    @property
+    def points(self) -> int:
+        return int(dict(self.records)[NUMBER_DATA_POINTS].num_rows)
 
 
 class _RowTable:
@@ -147,11 +150,10 @@ class _RowTable:
 
 def _plain(schema: pa.Schema, names: tuple[str, ...]) -> pa.Schema:
     """The ``names`` fields of ``schema`` with dictionary strings as plain ones: how they are kept."""
-    return pa.schema([(name, _value_type_of(schema.field(name).type)) for name in names])
-
-
-def _value_type_of(type_: pa.DataType) -> pa.DataType:
-    return type_.value_type if pa.types.is_dictionary(type_) else type_
+    fields = [schema.field(name) for name in names]
+    return pa.schema(
+        [(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type) for f in fields]
+    )
 
 
 def _columns(distinct: pa.Table, rows: I64, schema: pa.Schema) -> list[pa.Array]:
@@ -241,12 +243,8 @@ def _value_type(value: AttrValue) -> int:
 
 
 def _fit(array: npt.NDArray[_T], needed: int, keep: int) -> npt.NDArray[_T]:
-    """``array``, or a copy of its first ``keep`` items with room for ``needed`` (doubling)."""
-    if needed <= len(array):
-        return array
-    grown = np.zeros(max(2 * len(array), needed), dtype=array.dtype)
-    grown[:keep] = array[:keep]
-    return grown
+    """``array``, or a grown copy of its first ``keep`` items when it holds fewer than ``needed``."""
+    return array if needed <= len(array) else _grown(array, needed, keep)
 
 
 class OtapMetricsEncoder:
@@ -336,7 +334,7 @@ class OtapMetricsEncoder:
                 records.append(
                     (NUMBER_DP_ATTRS, _attributes_record(NUMBER_DP_ATTRS_SCHEMA, parents, pairs, pairs_view))
                 )
-            messages.append(OtapMessage(records, p1 - p0))
+            messages.append(OtapMessage(records))
         return messages
 
     def _metrics_record(
@@ -483,12 +481,6 @@ def _points_record(
         ],
         schema=NUMBER_DATA_POINTS_SCHEMA,
     )
-
-
-def _offsets(lengths: I64) -> I64:
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    return offsets
 
 
 def _limit_groups(bounds: I64, max_points: int) -> tuple[I64, I64]:
