@@ -47,12 +47,18 @@ class FakeCollector(
         return logs_service_pb2.ExportLogsServiceResponse()
 
 
-@pytest.fixture
-async def collector() -> AsyncIterator[tuple[FakeCollector, str]]:
-    fake = FakeCollector()
+def _otlp_server(fake: FakeCollector) -> grpc.aio.Server:
+    """A server offering ``fake`` as the OTLP metrics and logs services (not started, no port yet)."""
     server = grpc.aio.server()
     metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(fake, server)
     logs_service_pb2_grpc.add_LogsServiceServicer_to_server(fake, server)
+    return server
+
+
+@pytest.fixture
+async def collector() -> AsyncIterator[tuple[FakeCollector, str]]:
+    fake = FakeCollector()
+    server = _otlp_server(fake)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     yield fake, f"127.0.0.1:{port}"
@@ -121,9 +127,7 @@ async def test_tls_to_the_collector_with_a_private_ca(tmp_path) -> None:  # type
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1")
     fake = FakeCollector()
-    server = grpc.aio.server()
-    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(fake, server)
-    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(fake, server)
+    server = _otlp_server(fake)
     key_and_chain = (cert.private_key_pem.bytes(), cert.cert_chain_pems[0].bytes())
     credentials = grpc.ssl_server_credentials([key_and_chain])
     port = server.add_secure_port("127.0.0.1:0", credentials)
@@ -168,9 +172,7 @@ class FakeArrowCollector(FakeCollector):
 @pytest.fixture
 async def arrow_collector() -> AsyncIterator[tuple[FakeArrowCollector, str]]:
     fake = FakeArrowCollector()
-    server = grpc.aio.server()
-    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(fake, server)
-    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(fake, server)
+    server = _otlp_server(fake)
     handler = grpc.stream_stream_rpc_method_handler(
         fake.arrow_metrics,
         request_deserializer=BatchArrowRecords.FromString,
