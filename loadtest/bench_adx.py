@@ -23,6 +23,7 @@ from loadtest._client import closed_loop
 from loadtest.adx_stack import EXPORTER_CONFIG, run_adx_stack
 from loadtest.bench import device_requests, wait_idle
 from loadtest.bench_bulkdata import cpu_seconds, csv_report
+from loadtest.kusto_ingest_double import KustoIngestDouble
 from receiver.devstack import run_receiver
 
 METRICS_TABLE = str(EXPORTER_CONFIG["metrics_table_name"])
@@ -71,11 +72,11 @@ def run_once(args: argparse.Namespace) -> AdxFigures:
     return AdxFigures(points, rows, points / rcpu, points / ccpu)
 
 
-def _wait_rows(double, expected: int, timeout_s: float) -> int:  # type: ignore[no-untyped-def]
+def _wait_rows(double: KustoIngestDouble, expected: int, timeout_s: float) -> int:
     deadline = time.monotonic() + timeout_s
     while (count := double.row_count(METRICS_TABLE)) < expected and time.monotonic() < deadline:
         time.sleep(0.2)
-    return int(count)
+    return count
 
 
 def main() -> None:
